@@ -1,0 +1,9 @@
+// Each subcommand lives in its own cmd_<name>.cpp and registers itself on the app.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace ft::cli {
+
+void add_inspect_command(CLI::App& app);
+
+}  // namespace ft::cli

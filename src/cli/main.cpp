@@ -1,0 +1,25 @@
+// finetune: the command-line front end. All logic lives in finetune_core; this file only
+// wires subcommands and turns errors into one clear line and a non-zero exit.
+#include <exception>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"finetune: full and LoRA fine-tuning of BERT/RoBERTa encoders, in C++"};
+  app.require_subcommand(1);
+  ft::cli::add_inspect_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const ft::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

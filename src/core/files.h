@@ -1,0 +1,26 @@
+// File helpers: whole-file reads with clear errors, and atomic writes (temp file + rename),
+// so an interrupted or failed write never leaves a half-written output behind.
+#pragma once
+#include <functional>
+#include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+namespace ft {
+
+std::string read_file(const std::string& path);
+
+// Parses a JSON file; errors name the file and the line.
+nlohmann::json read_json(const std::string& path);
+
+// Writes through `fill` into `path + ".tmp.<pid>"`, checks the stream, then renames over `path`.
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& fill);
+void write_file_atomic(const std::string& path, const std::string& bytes);
+void write_json_atomic(const std::string& path, const nlohmann::json& j);
+
+bool file_exists(const std::string& path);
+bool dir_exists(const std::string& path);
+std::string join_path(const std::string& dir, const std::string& name);
+void make_dirs(const std::string& dir);
+
+}  // namespace ft
