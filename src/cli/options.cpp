@@ -1,0 +1,48 @@
+#include "cli/options.h"
+
+#include "core/runtime.h"
+
+namespace ft::cli {
+
+void add_model_options(CLI::App* cmd, model::ModelSpec& spec) {
+  cmd->add_option("--model", spec.dir, "Model directory (config.json + model.safetensors or pytorch_model.bin)")
+      ->required();
+  cmd->add_flag("--random-init", spec.random_init, "Use config.json only; draw weights as HF's initialisation does");
+  cmd->add_option("--adapter", spec.adapter_dir, "A PEFT LoRA adapter directory to apply on top of the model");
+}
+
+void add_method_options(CLI::App* cmd, model::ModelSpec& spec) {
+  cmd->add_option("--method", spec.method, "full | lora | head (linear probe)")
+      ->check(CLI::IsMember({"full", "lora", "head"}))
+      ->capture_default_str();
+  cmd->add_option("--lora-r", spec.lora.r, "LoRA rank")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lora-alpha", spec.lora.alpha, "LoRA alpha (scaling = alpha / r)")->capture_default_str();
+  cmd->add_option("--lora-dropout", spec.lora.dropout, "Dropout on the LoRA input")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--lora-target-modules", spec.lora.target_modules,
+                  "Comma-separated: query,key,value,attention.output.dense,intermediate.dense,output.dense")
+      ->delimiter(',')
+      ->capture_default_str();
+}
+
+void add_runtime_options(CLI::App* cmd, RuntimeOptions& rt) {
+  cmd->add_option("--threads", rt.threads, "CPU threads (default: all cores)");
+  cmd->add_option("--device", rt.device, "auto | cpu | cuda")->capture_default_str();
+}
+
+std::string apply(const RuntimeOptions& rt) {
+  set_threads(rt.threads);
+  return resolve_device(rt.device);
+}
+
+std::string with_commas(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (n < 0 ? "-" : "") + out;
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,116 @@
+#include "io/peft_adapter.h"
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+
+namespace ft::io {
+namespace {
+
+const std::string kPrefix = "base_model.model.";
+
+bool is_lora(const std::string& name) { return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos; }
+
+std::string adapter_weights(const std::string& dir) {
+  for (const char* name : {"adapter_model.safetensors", "adapter_model.bin"}) {
+    const std::string path = join_path(dir, name);
+    if (file_exists(path)) return path;
+  }
+  throw Error(dir + ": no adapter_model.safetensors or adapter_model.bin");
+}
+
+}  // namespace
+
+model::LoraConfig read_adapter_config(const std::string& dir) {
+  const std::string path = join_path(dir, "adapter_config.json");
+  if (!file_exists(path)) throw Error(path + ": not found (an adapter directory needs adapter_config.json)");
+  const nlohmann::json j = read_json(path);
+  auto fail = [&](const std::string& why) -> void { throw Error(path + ": " + why); };
+  if (!j.is_object()) fail("expected a JSON object");
+  if (j.value("peft_type", "") != "LORA") fail("peft_type must be \"LORA\"");
+  if (j.value("fan_in_fan_out", false)) fail("fan_in_fan_out adapters are not supported");
+  if (j.value("bias", "none") != "none") fail("only bias \"none\" is supported");
+  model::LoraConfig c;
+  try {
+    c.r = j.at("r").get<int>();
+    c.alpha = j.at("lora_alpha").get<double>();
+    c.dropout = j.value("lora_dropout", 0.0);
+    if (!j.at("target_modules").is_array()) fail("target_modules must be a list (regex targets are not supported)");
+    c.target_modules = j.at("target_modules").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(std::string("missing or malformed field (") + e.what() + ")");
+  }
+  if (c.r <= 0) fail("r must be positive");
+  return c;
+}
+
+void load_adapter(const std::string& dir, model::TransformerImpl& model) {
+  const model::LoraConfig cfg = read_adapter_config(dir);
+  if (!model.has_lora()) model.add_lora(cfg);
+  const std::string path = adapter_weights(dir);
+  const TensorMap tensors = read_state_dict(path);
+
+  auto params = model.named_parameters();
+  std::vector<std::string> problems;
+  size_t head_loaded = 0;
+  torch::NoGradGuard no_grad;
+  for (const auto& [key, t] : tensors) {
+    if (key.rfind(kPrefix, 0) != 0) {
+      problems.push_back(key + ": does not start with " + kPrefix);
+      continue;
+    }
+    const std::string name = key.substr(kPrefix.size());
+    torch::Tensor* p = params.find(name);
+    if (!p) {
+      problems.push_back(key + ": no such parameter in the model");
+      continue;
+    }
+    if (p->sizes() != t.sizes()) {
+      problems.push_back(key + ": shape mismatch");
+      continue;
+    }
+    p->copy_(t);
+    if (!is_lora(name)) ++head_loaded;
+  }
+  for (const auto& item : params)
+    if (is_lora(item.key()) && !tensors.count(kPrefix + item.key())) problems.push_back(kPrefix + item.key() + ": missing");
+  if (!problems.empty()) {
+    std::string msg = path + ": adapter does not fit the model";
+    for (const auto& p : problems) msg += "\n  " + p;
+    throw Error(msg);
+  }
+  if (head_loaded == 0) warn(path + ": the adapter holds no task head; the base model's head is used");
+}
+
+TensorMap adapter_state_dict(model::TransformerImpl& model) {
+  TensorMap out;
+  for (const auto& item : model.named_parameters())
+    if (is_lora(item.key()) || item.key().rfind(model.head_prefix(), 0) == 0)
+      out[kPrefix + item.key()] = item.value().detach();
+  return out;
+}
+
+void save_adapter(const std::string& dir, model::TransformerImpl& model, const model::LoraConfig& lora,
+                  const std::string& base_model_name_or_path) {
+  if (!model.has_lora()) throw Error("save_adapter: the model has no LoRA layers");
+  make_dirs(dir);
+  write_safetensors(join_path(dir, "adapter_model.safetensors"), adapter_state_dict(model), {{"format", "pt"}});
+  // Only the keys PEFT 0.3 knows: older PEFT versions reject unknown ones.
+  nlohmann::json cfg = {
+      {"base_model_name_or_path", base_model_name_or_path},
+      {"bias", "none"},
+      {"fan_in_fan_out", false},
+      {"inference_mode", true},
+      {"init_lora_weights", true},
+      {"lora_alpha", lora.alpha},
+      {"lora_dropout", lora.dropout},
+      {"modules_to_save", nullptr},  // PEFT adds the classifier itself for SEQ_CLS
+      {"peft_type", "LORA"},
+      {"r", lora.r},
+      {"target_modules", lora.target_modules},
+      {"task_type", model.head() == model::Head::SequenceClassification ? "SEQ_CLS" : "FEATURE_EXTRACTION"},
+  };
+  write_json_atomic(join_path(dir, "adapter_config.json"), cfg);
+}
+
+}  // namespace ft::io

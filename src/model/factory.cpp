@@ -1,0 +1,61 @@
+#include "model/factory.h"
+
+#include <torch/utils.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "io/hf_model.h"
+#include "io/peft_adapter.h"
+
+namespace ft::model {
+
+Transformer build_model(const ModelSpec& spec) {
+  if (spec.method != "full" && spec.method != "lora" && spec.method != "head")
+    throw Error("--method must be full, lora or head (got '" + spec.method + "')");
+  // One seed fixes every random draw of model construction: head init, LoRA init.
+  torch::manual_seed(spec.seed);
+  ModelConfig cfg = ModelConfig::load(spec.dir);
+  if (!spec.labels.empty()) cfg.id2label = spec.labels;
+  Transformer model(cfg, spec.head);
+  if (!spec.random_init) {
+    const std::string path = io::find_weights(spec.dir);
+    // A head trained for another label set cannot be reused: it is re-initialised instead.
+    io::load_state_dict(*model, io::read_state_dict(path), path, /*reinit_mismatched_head=*/!spec.labels.empty());
+  }
+  if (!spec.adapter_dir.empty()) {
+    io::load_adapter(spec.adapter_dir, *model);
+  } else if (spec.method == "lora") {
+    model->add_lora(spec.lora);
+  } else if (spec.method == "head") {
+    model->freeze_encoder();
+  }
+  return model;
+}
+
+ParamCounts count_parameters(TransformerImpl& model) {
+  ParamCounts c;
+  std::map<std::string, int64_t> group_counts;
+  std::vector<std::string> order;
+  const std::string base = model.config().base_prefix();
+  for (const auto& item : model.named_parameters()) {
+    const std::string& name = item.key();
+    const int64_t n = item.value().numel();
+    const bool lora = name.find(".lora_") != std::string::npos;
+    (lora ? c.adapter : c.base) += n;
+    if (item.value().requires_grad()) c.trainable += n;
+    std::string group;
+    if (lora) group = "lora";
+    else if (name.rfind(base + "embeddings.", 0) == 0) group = "embeddings";
+    else if (name.rfind(base + "encoder.layer.", 0) == 0) {
+      const size_t start = (base + "encoder.layer.").size();
+      group = "encoder.layer." + name.substr(start, name.find('.', start) - start);
+    } else if (name.rfind(base + "pooler.", 0) == 0) group = "pooler";
+    else group = "head";
+    if (!group_counts.count(group)) order.push_back(group);
+    group_counts[group] += n;
+  }
+  for (const auto& g : order) c.groups.push_back({g, group_counts[g]});
+  return c;
+}
+
+}  // namespace ft::model

@@ -1,0 +1,259 @@
+#include "model/transformer.h"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/linear.h>
+#include <torch/nn/init.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace ft::model {
+namespace {
+
+// An empty container module, registered under `name`, so parameter names nest as HF's do.
+std::shared_ptr<torch::nn::Module> child(torch::nn::Module& parent, const std::string& name) {
+  return parent.register_module(name, std::make_shared<torch::nn::Module>());
+}
+
+torch::Tensor activation(const torch::Tensor& x, const std::string& act) {
+  if (act == "gelu") return torch::gelu(x);  // exact erf form
+  if (act == "gelu_new") return torch::gelu(x, "tanh");
+  return torch::relu(x);
+}
+
+torch::nn::LayerNorm layer_norm(int64_t h, double eps) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({h}).eps(eps));
+}
+
+bool ends_with_module(const std::string& name, const std::string& target) {
+  return name == target ||
+         (name.size() > target.size() && name.compare(name.size() - target.size(), target.size(), target) == 0 &&
+          name[name.size() - target.size() - 1] == '.');
+}
+
+}  // namespace
+
+torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cfg) {
+  if (cfg.model_type == "roberta") {
+    const torch::Tensor real = input_ids.ne(cfg.pad_token_id).to(torch::kLong);
+    return torch::cumsum(real, 1) * real + cfg.pad_token_id;
+  }
+  return torch::arange(input_ids.size(1), input_ids.options().dtype(torch::kLong)).unsqueeze(0).expand_as(input_ids);
+}
+
+// ---------------------------------------------------------------------------------------------
+EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& c) : cfg(c) {
+  const bool roberta = cfg.model_type == "roberta";
+  word_embeddings = register_module(
+      "word_embeddings",
+      torch::nn::Embedding(torch::nn::EmbeddingOptions(cfg.vocab_size, cfg.hidden_size).padding_idx(cfg.pad_token_id)));
+  auto pos_opts = torch::nn::EmbeddingOptions(cfg.max_position_embeddings, cfg.hidden_size);
+  if (roberta) pos_opts.padding_idx(cfg.pad_token_id);
+  position_embeddings = register_module("position_embeddings", torch::nn::Embedding(pos_opts));
+  token_type_embeddings = register_module(
+      "token_type_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(cfg.type_vocab_size, cfg.hidden_size)));
+  LayerNorm = register_module("LayerNorm", layer_norm(cfg.hidden_size, cfg.layer_norm_eps));
+  dropout = register_module("dropout", torch::nn::Dropout(cfg.hidden_dropout_prob));
+}
+
+torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
+  // Largest position id a length-S row can reach: pad+S for RoBERTa, S-1 for BERT. Checked from the
+  // shape so that no device sync is needed.
+  const int64_t S = input_ids.size(1);
+  const int64_t last = cfg.model_type == "roberta" ? cfg.pad_token_id + S : S - 1;
+  if (last >= cfg.max_position_embeddings)
+    throw Error("sequence length " + std::to_string(S) + " exceeds what max_position_embeddings " +
+                std::to_string(cfg.max_position_embeddings) + " allows");
+  const torch::Tensor pos = position_ids(input_ids, cfg);
+  const torch::Tensor types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
+  torch::Tensor x = word_embeddings(input_ids) + token_type_embeddings(types) + position_embeddings(pos);
+  return dropout(LayerNorm(x));
+}
+
+// ---------------------------------------------------------------------------------------------
+LayerImpl::LayerImpl(const ModelConfig& c) : cfg(c) {
+  const int64_t h = cfg.hidden_size;
+  auto attention = child(*this, "attention");
+  auto self = child(*attention, "self");
+  query = self->register_module("query", Linear(h, h));
+  key = self->register_module("key", Linear(h, h));
+  value = self->register_module("value", Linear(h, h));
+  auto attention_output = child(*attention, "output");
+  attention_dense = attention_output->register_module("dense", Linear(h, h));
+  attention_norm = attention_output->register_module("LayerNorm", layer_norm(h, cfg.layer_norm_eps));
+  intermediate_dense = child(*this, "intermediate")->register_module("dense", Linear(h, cfg.intermediate_size));
+  auto output = child(*this, "output");
+  output_dense = output->register_module("dense", Linear(cfg.intermediate_size, h));
+  output_norm = output->register_module("LayerNorm", layer_norm(h, cfg.layer_norm_eps));
+  attention_dropout = register_module("attention_dropout", torch::nn::Dropout(cfg.attention_probs_dropout_prob));
+  hidden_dropout = register_module("hidden_dropout", torch::nn::Dropout(cfg.hidden_dropout_prob));
+}
+
+torch::Tensor LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask_bias) {
+  const int64_t B = x.size(0), S = x.size(1), nh = cfg.num_attention_heads, hd = cfg.head_dim();
+  auto heads = [&](const torch::Tensor& t) { return t.view({B, S, nh, hd}).transpose(1, 2); };  // [B,nh,S,hd]
+  const torch::Tensor q = heads(query(x)), k = heads(key(x)), v = heads(value(x));
+  // HF divides after the matmul; keeping its order keeps results bit-close.
+  torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(hd)) + mask_bias;
+  torch::Tensor probs = attention_dropout(torch::softmax(scores, -1));
+  torch::Tensor context = torch::matmul(probs, v).transpose(1, 2).reshape({B, S, cfg.hidden_size});  // [B,S,H]
+  torch::Tensor a = attention_norm(hidden_dropout(attention_dense(context)) + x);
+  torch::Tensor ffn = output_dense(activation(intermediate_dense(a), cfg.hidden_act));
+  return output_norm(hidden_dropout(ffn) + a);
+}
+
+// ---------------------------------------------------------------------------------------------
+TransformerImpl::TransformerImpl(const ModelConfig& cfg, Head head) : cfg_(cfg), head_(head) {
+  const int64_t h = cfg.hidden_size;
+  const bool roberta = cfg.model_type == "roberta";
+  auto base = child(*this, cfg.model_type);
+  embeddings_ = base->register_module("embeddings", Embeddings(cfg));
+  layers_ = child(*base, "encoder")->register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) layers_->push_back(Layer(cfg));
+
+  if (head == Head::SequenceClassification) {
+    head_dropout_ = register_module("head_dropout", torch::nn::Dropout(cfg.head_dropout()));
+    if (roberta) {
+      auto classifier = child(*this, "classifier");
+      cls_dense_ = classifier->register_module("dense", Linear(h, h));
+      cls_out_ = classifier->register_module("out_proj", Linear(h, cfg.num_labels()));
+    } else {
+      pooler_ = child(*base, "pooler")->register_module("dense", Linear(h, h));
+      cls_out_ = register_module("classifier", Linear(h, cfg.num_labels()));
+    }
+  } else {
+    std::shared_ptr<torch::nn::Module> lm = roberta ? child(*this, "lm_head") : child(*child(*this, "cls"), "predictions");
+    std::shared_ptr<torch::nn::Module> transform = roberta ? lm : child(*lm, "transform");
+    lm_dense_ = transform->register_module("dense", Linear(h, h));
+    lm_norm_ = transform->register_module(roberta ? "layer_norm" : "LayerNorm", layer_norm(h, cfg.layer_norm_eps));
+    lm_bias_ = lm->register_parameter("bias", torch::zeros({cfg.vocab_size}));
+  }
+  init_weights();
+}
+
+std::string TransformerImpl::architecture() const {
+  const std::string family = cfg_.model_type == "roberta" ? "Roberta" : "Bert";
+  return family + (head_ == Head::SequenceClassification ? "ForSequenceClassification" : "ForMaskedLM");
+}
+
+std::string TransformerImpl::head_prefix() const {
+  if (head_ == Head::SequenceClassification) return "classifier.";
+  return cfg_.model_type == "roberta" ? "lm_head." : "cls.";
+}
+
+torch::Tensor TransformerImpl::encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                      const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states) {
+  // [B,S] → [B,1,1,S]; masked keys get float32's lowest value, as HF adds (1 - mask) · finfo.min.
+  const torch::Tensor mask_bias =
+      (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
+  torch::Tensor x = embeddings_(input_ids, token_type_ids);  // [B,S,H]
+  if (hidden_states) hidden_states->push_back(x);
+  for (const auto& layer : *layers_) {
+    x = layer->as<LayerImpl>()->forward(x, mask_bias);
+    if (hidden_states) hidden_states->push_back(x);
+  }
+  return x;
+}
+
+torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                       const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states) {
+  const torch::Tensor x = encode(input_ids, attention_mask, token_type_ids, hidden_states);  // [B,S,H]
+  if (head_ == Head::MaskedLM) {
+    // RoBERTa's LM head always uses exact GELU; BERT's uses hidden_act.
+    const std::string act = cfg_.model_type == "roberta" ? "gelu" : cfg_.hidden_act;
+    torch::Tensor t = lm_norm_(activation(lm_dense_(x), act));
+    return torch::nn::functional::linear(t, embeddings_->word_embeddings->weight, lm_bias_);  // [B,S,V]
+  }
+  torch::Tensor first = x.select(1, 0);  // [B,H]
+  if (cfg_.model_type == "roberta") {
+    torch::Tensor t = torch::tanh(cls_dense_(head_dropout_(first)));
+    return cls_out_(head_dropout_(t));  // [B,L]
+  }
+  return cls_out_(head_dropout_(torch::tanh(pooler_(first))));  // [B,L]
+}
+
+std::vector<std::pair<std::string, Linear>> TransformerImpl::named_linears() {
+  std::vector<std::pair<std::string, Linear>> out;
+  for (const auto& item : named_modules("", /*include_self=*/false))
+    if (auto lin = std::dynamic_pointer_cast<LinearImpl>(item.value())) out.emplace_back(item.key(), Linear(lin));
+  return out;
+}
+
+void TransformerImpl::init_weights() {
+  torch::NoGradGuard no_grad;
+  const double std = cfg_.initializer_range;
+  for (auto& [name, lin] : named_linears()) {
+    lin->weight.normal_(0.0, std);
+    if (lin->bias.defined()) lin->bias.zero_();
+  }
+  for (const auto& item : named_modules()) {
+    if (auto emb = std::dynamic_pointer_cast<torch::nn::EmbeddingImpl>(item.value())) {
+      emb->weight.normal_(0.0, std);
+      if (emb->options.padding_idx()) emb->weight[*emb->options.padding_idx()].zero_();
+    } else if (auto ln = std::dynamic_pointer_cast<torch::nn::LayerNormImpl>(item.value())) {
+      ln->weight.fill_(1.0);
+      ln->bias.zero_();
+    }
+  }
+  if (lm_bias_.defined()) lm_bias_.zero_();
+}
+
+void TransformerImpl::init_head_weights() {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, lin] : named_linears()) {
+    if (name.rfind(head_prefix(), 0) != 0) continue;
+    lin->weight.normal_(0.0, cfg_.initializer_range);
+    if (lin->bias.defined()) lin->bias.zero_();
+  }
+  if (lm_norm_) {
+    lm_norm_->weight.fill_(1.0);
+    lm_norm_->bias.zero_();
+  }
+  if (lm_bias_.defined()) lm_bias_.zero_();
+}
+
+std::vector<std::string> TransformerImpl::add_lora(const LoraConfig& lora) {
+  if (lora.r <= 0) throw Error("LoRA rank r must be positive (got " + std::to_string(lora.r) + ")");
+  if (lora.target_modules.empty()) throw Error("LoRA needs at least one target module");
+  std::vector<std::string> wrapped;
+  std::vector<bool> used(lora.target_modules.size(), false);
+  for (auto& [name, lin] : named_linears()) {
+    if (name.rfind(cfg_.base_prefix(), 0) != 0) continue;  // only the encoder; the head is trained in full
+    for (size_t t = 0; t < lora.target_modules.size(); ++t) {
+      if (!ends_with_module(name, lora.target_modules[t])) continue;
+      used[t] = true;
+      if (!lin->has_lora()) {
+        lin->add_lora(lora);
+        wrapped.push_back(name);
+      }
+    }
+  }
+  for (size_t t = 0; t < used.size(); ++t)
+    if (!used[t]) throw Error("LoRA target module '" + lora.target_modules[t] + "' matches no layer of the model");
+  for (auto& item : named_parameters()) {
+    const std::string& n = item.key();
+    const bool trainable = n.find(".lora_A.") != std::string::npos || n.find(".lora_B.") != std::string::npos ||
+                           n.rfind(head_prefix(), 0) == 0;
+    item.value().set_requires_grad(trainable);
+  }
+  return wrapped;
+}
+
+void TransformerImpl::merge_lora() {
+  for (auto& [name, lin] : named_linears()) lin->merge_lora();
+  for (auto& p : parameters()) p.set_requires_grad(true);
+}
+
+bool TransformerImpl::has_lora() const {
+  for (const auto& m : modules(/*include_self=*/false))
+    if (auto lin = std::dynamic_pointer_cast<LinearImpl>(m); lin && lin->has_lora()) return true;
+  return false;
+}
+
+void TransformerImpl::freeze_encoder() {
+  for (auto& item : named_parameters()) item.value().set_requires_grad(item.key().rfind(head_prefix(), 0) == 0);
+}
+
+}  // namespace ft::model

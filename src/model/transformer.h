@@ -1,0 +1,105 @@
+// BERT/RoBERTa encoders with Hugging Face's module tree, so named_parameters() yields HF state-dict
+// names (roberta.encoder.layer.0.attention.self.query.weight, classifier.out_proj.bias, ...).
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/linear.h"
+#include "model/lora.h"
+
+namespace ft::model {
+
+enum class Head { SequenceClassification, MaskedLM };
+
+// RoBERTa numbers real tokens pad+1, pad+2, ... and gives pads pad_token_id; BERT uses 0..S-1.
+// input_ids [B,S] → [B,S] int64
+torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cfg);
+
+class EmbeddingsImpl : public torch::nn::Module {
+ public:
+  explicit EmbeddingsImpl(const ModelConfig& cfg);
+  // input_ids, token_type_ids: [B,S] → [B,S,H]
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids);
+
+  ModelConfig cfg;
+  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  torch::nn::LayerNorm LayerNorm{nullptr};
+  torch::nn::Dropout dropout{nullptr};
+};
+TORCH_MODULE(Embeddings);
+
+class LayerImpl : public torch::nn::Module {
+ public:
+  explicit LayerImpl(const ModelConfig& cfg);
+  // x: [B,S,H], mask_bias: [B,1,1,S] additive → [B,S,H]
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias);
+
+  ModelConfig cfg;
+  Linear query{nullptr}, key{nullptr}, value{nullptr};  // attention.self.*
+  Linear attention_dense{nullptr};                      // attention.output.dense
+  torch::nn::LayerNorm attention_norm{nullptr};         // attention.output.LayerNorm
+  Linear intermediate_dense{nullptr};                   // intermediate.dense
+  Linear output_dense{nullptr};                         // output.dense
+  torch::nn::LayerNorm output_norm{nullptr};            // output.LayerNorm
+  torch::nn::Dropout attention_dropout{nullptr}, hidden_dropout{nullptr};
+};
+TORCH_MODULE(Layer);
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  TransformerImpl(const ModelConfig& cfg, Head head);
+
+  // input_ids, attention_mask (1 token / 0 pad), token_type_ids (may be undefined): [B,S]
+  // → logits [B,num_labels] (classification) or [B,S,vocab] (masked LM).
+  // hidden_states, when given, receives the embeddings output and each layer's output, [B,S,H] each.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        const torch::Tensor& token_type_ids = {},
+                        std::vector<torch::Tensor>* hidden_states = nullptr);
+
+  const ModelConfig& config() const { return cfg_; }
+  Head head() const { return head_; }
+  std::string architecture() const;  // e.g. "RobertaForSequenceClassification"
+  // State-dict prefix of the task head: "classifier." or "lm_head." / "cls.".
+  std::string head_prefix() const;
+
+  // HF's _init_weights: N(0, initializer_range) for linear/embedding weights (padding rows zero),
+  // zero biases, unit LayerNorm. Draws from torch's global generator (seed it first).
+  void init_weights();
+  void init_head_weights();
+
+  // Adds LoRA to every encoder Linear whose name ends with a target (PEFT's suffix match), freezes
+  // everything else except the task head (PEFT's modules_to_save for SEQ_CLS). Returns wrapped names.
+  std::vector<std::string> add_lora(const LoraConfig& cfg);
+  void merge_lora();
+  bool has_lora() const;
+  // Freezes the encoder, leaving only the head trainable (a linear probe).
+  void freeze_encoder();
+
+ private:
+  torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                       const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states);
+  std::vector<std::pair<std::string, Linear>> named_linears();
+
+  ModelConfig cfg_;
+  Head head_;
+  Embeddings embeddings_{nullptr};
+  torch::nn::ModuleList layers_{nullptr};
+  Linear pooler_{nullptr};  // BERT classification only
+  // Classification: RoBERTa dense → tanh → out_proj; BERT: one linear on the pooled output.
+  Linear cls_dense_{nullptr}, cls_out_{nullptr};
+  // Masked LM: dense → act → LayerNorm → tied decoder (+ bias).
+  Linear lm_dense_{nullptr};
+  torch::nn::LayerNorm lm_norm_{nullptr};
+  torch::Tensor lm_bias_;
+  torch::nn::Dropout head_dropout_{nullptr};
+};
+TORCH_MODULE(Transformer);
+
+}  // namespace ft::model

@@ -1,0 +1,28 @@
+// Training progress on stderr: a live bar on a terminal, plain periodic lines otherwise (logs, CI).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/resources.h"
+
+namespace ft::train {
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(int64_t total_steps);
+  void update(int64_t step, double loss, double lr, double samples_per_second);
+  // A line of its own (e.g. an evaluation result) without breaking the bar.
+  void note(const std::string& line);
+  void finish();
+
+ private:
+  int64_t total_;
+  bool tty_;
+  Stopwatch clock_;
+  double last_print_ = -1e9;
+  bool bar_open_ = false;
+};
+
+std::string format_duration(double seconds);
+
+}  // namespace ft::train
