@@ -1,0 +1,46 @@
+// Labelled text datasets (TSV, CSV, JSONL) loaded into memory, with row-level validation.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ft::data {
+
+struct Example {
+  std::string id;
+  std::string text;
+  int64_t label;  // index into Dataset::label_names
+};
+
+struct DatasetOptions {
+  std::string format = "auto";  // auto (by extension: .tsv/.txt -> tsv, .csv -> csv, .jsonl -> jsonl) | tsv | csv | jsonl
+  std::string text_column = "document";
+  std::string label_column = "label";
+  std::string id_column = "id";  // optional: ids are 0-based data row numbers when the column is absent
+  std::vector<std::string> label_names = {"0", "1"};  // raw label values, in label-id order
+  bool skip_bad_rows = false;  // skip and count malformed rows instead of failing
+  int64_t max_samples = -1;    // < 0: all rows; otherwise a seeded subset, kept in file order
+  uint64_t seed = 42;
+};
+
+struct Dataset {
+  std::vector<Example> examples;
+  std::vector<std::string> label_names;
+  int64_t skipped_rows = 0;
+  std::string path;
+};
+
+// Throws ft::Error ("FILE:LINE: what is wrong" for row errors) on anything malformed.
+// TSV fields are split on TAB only and quotes stay as text (pandas quoting=3), as NSMC needs;
+// CSV follows RFC 4180. Blank lines are ignored and a leading UTF-8 BOM is dropped.
+Dataset load_dataset(const std::string& path, const DatasetOptions& opts);
+
+// Lines of a text file without their LF / CRLF ends; a final line without newline is kept.
+std::vector<std::string> read_lines(const std::string& path);
+
+// Byte offset of the first invalid UTF-8 sequence (overlong, surrogate, out of range,
+// truncated, stray continuation byte), or std::string::npos when `s` is valid.
+size_t find_invalid_utf8(std::string_view s);
+
+}  // namespace ft::data
