@@ -14,4 +14,7 @@ uint64_t uniform_below(std::mt19937_64& rng, uint64_t n);
 // k distinct indices out of [0, n), chosen by a partial Fisher–Yates shuffle, returned sorted.
 std::vector<size_t> sample_without_replacement(size_t n, size_t k, uint64_t seed);
 
+// A seeded random permutation of [0, n).
+std::vector<size_t> permutation(size_t n, uint64_t seed);
+
 }  // namespace ft

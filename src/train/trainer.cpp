@@ -54,7 +54,7 @@ EvalResult evaluate(model::TransformerImpl& model, const Examples& data, int64_t
   e.loss = r.losses.mean().item<double>();
   e.probs = torch::softmax(r.logits, -1);
   const torch::Tensor pred = e.probs.argmax(-1);
-  const torch::Tensor best = e.probs.max(-1).values.to(torch::kDouble);
+  const torch::Tensor best = std::get<0>(e.probs.max(-1)).to(torch::kDouble);
   e.predictions.assign(pred.data_ptr<int64_t>(), pred.data_ptr<int64_t>() + pred.numel());
   e.probabilities.assign(best.data_ptr<double>(), best.data_ptr<double>() + best.numel());
   e.metrics = classification_metrics(data.labels, e.predictions, static_cast<int>(model.config().num_labels()));
