@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   CLI::App app{"finetune: full and LoRA fine-tuning of BERT/RoBERTa encoders, in C++"};
   app.require_subcommand(1);
   ft::cli::add_inspect_command(app);
+  ft::cli::add_tokenize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
