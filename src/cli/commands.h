@@ -6,5 +6,6 @@ namespace ft::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
 
 }  // namespace ft::cli
