@@ -1,0 +1,47 @@
+// Significance tests and summaries for comparing two fine-tuned models on the same examples.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace ft::report {
+
+struct McNemarResult {
+  int64_t b = 0;  // A right, B wrong
+  int64_t c = 0;  // A wrong, B right
+  double p_value = 1.0;
+};
+
+// Exact McNemar test on paired predictions. Throws ft::Error on mismatched lengths.
+McNemarResult mcnemar_exact(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
+                            const std::vector<int64_t>& pred_b);
+
+// Two-sided exact binomial p: min(1, 2 P(X <= min(b, c))), X ~ Bin(b + c, 1/2); 1 when b + c == 0.
+// The binomial coefficient is carried with a separate binary exponent, so nothing overflows or
+// underflows early and precision holds for b + c up to 1e6 and beyond; O(min(b, c)) time.
+double mcnemar_exact_p(int64_t b, int64_t c);
+
+struct BootstrapCI {
+  double diff = 0;        // acc(A) - acc(B) on the examples as given
+  double lo = 0, hi = 0;  // percentile interval of the resampled differences
+  int resamples = 0;
+  uint64_t seed = 0;
+  double confidence = 0;
+};
+
+// Paired bootstrap: resamples examples with replacement (the same draw for both models) and
+// takes the percentile interval of acc(A) - acc(B), with linear interpolation between order
+// statistics (numpy's default). Deterministic by seed on every platform.
+BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
+                                           const std::vector<int64_t>& pred_b, int resamples = 10000,
+                                           uint64_t seed = 42, double confidence = 0.95);
+
+struct MeanStd {
+  double mean = 0;
+  double std = 0;  // sample standard deviation (n - 1); 0 when n == 1
+  int n = 0;
+};
+
+// Throws ft::Error when `values` is empty.
+MeanStd mean_std(const std::vector<double>& values);
+
+}  // namespace ft::report
