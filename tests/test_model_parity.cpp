@@ -44,7 +44,7 @@ TEST(ModelParity, LogitsLossAndHiddenStatesMatchHF) {
   std::vector<torch::Tensor> hidden;
   const torch::Tensor logits = t.forward(&hidden);
   EXPECT_TRUE(all_close(logits, t.outputs.at("logits"), 1e-5, 1e-4));
-  EXPECT_TRUE(all_close(t.loss(logits), t.outputs.at("loss"), 1e-5, 1e-4));
+  EXPECT_TRUE(all_close(t.loss(logits), t.outputs.at("loss").reshape({}), 1e-5, 1e-4));
   ASSERT_EQ(hidden.size(), 3u);
   for (size_t i = 0; i < hidden.size(); ++i)
     EXPECT_TRUE(all_close(hidden[i], t.outputs.at("hidden_states." + std::to_string(i)), 1e-5, 1e-4)) << "layer " << i;
@@ -73,9 +73,12 @@ TEST(ModelParity, OneAdamWStepMatchesTorch) {
   FT_REQUIRE_SHARED(kTiny);
   Tiny t;
   const auto after = ft::io::read_safetensors(shared_path(kTiny) + "/params_after_adamw_step.safetensors");
+  // The golden step starts from the golden gradients: a first Adam step is ~lr·g/(|g|+eps), so
+  // near-zero gradients would amplify fp32 noise of our own backward pass into the comparison.
+  const auto grads = ft::io::read_safetensors(shared_path(kTiny) + "/grads.safetensors");
   torch::optim::AdamW opt(t.model->parameters(),
                           torch::optim::AdamWOptions(1e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
-  t.loss(t.forward()).backward();
+  for (auto& item : t.model->named_parameters()) item.value().mutable_grad() = grads.at(item.key()).clone();
   opt.step();
   for (const auto& item : t.model->named_parameters())
     EXPECT_TRUE(all_close(item.value(), after.at(item.key()), 1e-6, 0.0)) << item.key();

@@ -188,7 +188,7 @@ void TransformerImpl::init_weights() {
     lin->weight.normal_(0.0, std);
     if (lin->bias.defined()) lin->bias.zero_();
   }
-  for (const auto& item : named_modules()) {
+  for (const auto& item : named_modules("", /*include_self=*/false)) {
     if (auto emb = std::dynamic_pointer_cast<torch::nn::EmbeddingImpl>(item.value())) {
       emb->weight.normal_(0.0, std);
       if (emb->options.padding_idx()) emb->weight[*emb->options.padding_idx()].zero_();
