@@ -30,6 +30,8 @@ void LinearImpl::add_lora(const LoraConfig& cfg) {
   lora_A->to(weight.device(), weight.scalar_type());
   lora_B->to(weight.device(), weight.scalar_type());
   lora_scaling = cfg.scaling();
+  // New modules start in training mode; follow the layer's mode so an eval-mode model stays deterministic.
+  lora_dropout->train(is_training());
 }
 
 void LinearImpl::merge_lora() {
