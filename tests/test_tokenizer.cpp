@@ -61,6 +61,7 @@ TEST(TokenizerGolden, NsmcTestKlue) {
 TEST(TokenizerGolden, EdgeCasesKlue) {
   REQUIRE_SHARED(kGoldens + "/edge_cases.klue.jsonl");
   const auto tok = Tokenizer::from_dir(kShared + "/klue/roberta-base");
+  EXPECT_TRUE(tok.options().additional_special_tokens.empty());  // its bos/eos are [CLS]/[SEP]
   expect_golden(tok, kGoldens + "/edge_cases.tsv", kGoldens + "/edge_cases.klue.jsonl");
 }
 
@@ -250,6 +251,7 @@ TEST(TokenizerLoad, SaveThenFromDirGivesIdenticalIds) {
     for (const auto& t : texts) EXPECT_EQ(loaded.encode(t), tok.encode(t)) << t;
   };
   check(Tokenizer::from_dir(dir));  // through tokenizer.json
+  EXPECT_TRUE(Tokenizer::from_dir(dir).options().additional_special_tokens.empty());
   std::filesystem::remove(ft::join_path(dir, "tokenizer.json"));
   check(Tokenizer::from_dir(dir));  // through vocab.txt + tokenizer_config.json
   std::filesystem::remove_all(dir);
@@ -318,13 +320,16 @@ TEST(TokenizerLoad, ConfigFilesSetFlagsAndSpecialTokens) {
                         {{"do_lower_case", true}, {"strip_accents", nullptr}, {"model_max_length", 1e30},
                          {"mask_token", "[MASK]"}});
   ft::write_json_atomic(ft::join_path(dir, "special_tokens_map.json"),
-                        {{"mask_token", {{"content", "<mask>"}, {"lstrip", true}}}});
+                        {{"mask_token", {{"content", "<mask>"}, {"lstrip", true}}},
+                         {"additional_special_tokens", {"hel"}}});
   const auto tok = Tokenizer::from_dir(dir);
   EXPECT_TRUE(tok.options().do_lower_case);
   EXPECT_EQ(tok.options().mask, "<mask>");  // special_tokens_map.json wins
   EXPECT_EQ(tok.mask_id(), 4);
   EXPECT_EQ(tok.options().model_max_length, std::numeric_limits<int>::max());
-  EXPECT_EQ(tok.tokenize("x<mask>HELLO"), Pieces({"x", "<mask>", "hello"}));
+  EXPECT_EQ(tok.tokenize("x<mask>WORLD"), Pieces({"x", "<mask>", "world"}));
+  EXPECT_EQ(tok.options().additional_special_tokens, Pieces({"hel"}));
+  EXPECT_EQ(tok.tokenize("xhelb"), Pieces({"x", "hel", "b"}));
   std::filesystem::remove_all(dir);
 }
 
