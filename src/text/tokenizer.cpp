@@ -113,7 +113,8 @@ void read_special_tokens(const json& j, const std::string& file, TokenizerOption
   auto it = j.find("additional_special_tokens");
   if (it != j.end() && !it->is_null()) {
     if (!it->is_array()) throw Error(file + ": 'additional_special_tokens' must be a list");
-    for (const auto& tok : *it) add_unique(o.additional_special_tokens, token_string(tok, file, "additional_special_tokens"));
+    for (const auto& tok : *it)
+      add_unique(o.additional_special_tokens, token_string(tok, file, "additional_special_tokens"));
   }
 }
 
@@ -185,7 +186,8 @@ std::vector<std::string> read_tokenizer_json(const std::string& file, TokenizerO
     o.continuing_prefix = model.value("continuing_subword_prefix", o.continuing_prefix);
     o.max_input_chars_per_word = model.value("max_input_chars_per_word", o.max_input_chars_per_word);
     for (const auto& added : j.value("added_tokens", json::array()))
-      if (added.value("special", false)) add_unique(o.additional_special_tokens, added.at("content").get<std::string>());
+      if (added.value("special", false))
+        add_unique(o.additional_special_tokens, added.at("content").get<std::string>());
 
     const json& map = model.at("vocab");
     if (!map.is_object()) throw Error("model.vocab must be an object");
@@ -252,7 +254,9 @@ Tokenizer Tokenizer::from_vocab(std::vector<std::string> tokens, TokenizerOption
   std::u32string cps;
   for (size_t i = 0; i < vocab->tokens.size(); ++i) {
     const std::string& tok = vocab->tokens[i];
-    const auto where = [i] { return "vocabulary entry " + std::to_string(i) + " (line " + std::to_string(i + 1) + ")"; };
+    const auto where = [i] {
+      return "vocabulary entry " + std::to_string(i) + " (line " + std::to_string(i + 1) + ")";
+    };
     if (tok.find_first_of("\r\n") != std::string::npos) throw Error(where() + " contains a line break");
     try {
       decode_utf8(tok, cps);
