@@ -37,7 +37,9 @@ bool starts_with_at(std::u32string_view text, size_t at, std::u32string_view tok
 }
 
 // Splits `text` at the leftmost-longest occurrences of the never-split tokens, like HF's added-token trie.
-// `on_text(view)` gets the stretches between them, `on_special(index)` each special token.
+// `on_text(view)` gets the stretches between them, `on_special(index)` each special token. HF also strips
+// whitespace next to a special token; that changes nothing here, as every character str.strip() removes
+// is either dropped by cleaning or split on afterwards.
 template <class OnText, class OnSpecial>
 void split_specials(std::u32string_view text, const std::vector<std::u32string>& specials, OnText on_text,
                     OnSpecial on_special) {
@@ -111,7 +113,8 @@ void read_special_tokens(const json& j, const std::string& file, TokenizerOption
   auto it = j.find("additional_special_tokens");
   if (it != j.end() && !it->is_null()) {
     if (!it->is_array()) throw Error(file + ": 'additional_special_tokens' must be a list");
-    for (const auto& tok : *it) add_unique(o.additional_special_tokens, token_string(tok, file, "additional_special_tokens"));
+    for (const auto& tok : *it)
+      add_unique(o.additional_special_tokens, token_string(tok, file, "additional_special_tokens"));
   }
 }
 
@@ -183,7 +186,8 @@ std::vector<std::string> read_tokenizer_json(const std::string& file, TokenizerO
     o.continuing_prefix = model.value("continuing_subword_prefix", o.continuing_prefix);
     o.max_input_chars_per_word = model.value("max_input_chars_per_word", o.max_input_chars_per_word);
     for (const auto& added : j.value("added_tokens", json::array()))
-      if (added.value("special", false)) add_unique(o.additional_special_tokens, added.at("content").get<std::string>());
+      if (added.value("special", false))
+        add_unique(o.additional_special_tokens, added.at("content").get<std::string>());
 
     const json& map = model.at("vocab");
     if (!map.is_object()) throw Error("model.vocab must be an object");
@@ -220,7 +224,14 @@ Tokenizer::Tokenizer(std::shared_ptr<const Vocab> vocab, TokenizerOptions opts)
   pad_id_ = required(opts_.pad, "pad");
   mask_id_ = required(opts_.mask, "mask");
   std::vector<std::string> specials = {opts_.unk, opts_.cls, opts_.sep, opts_.pad, opts_.mask};
-  for (const auto& tok : opts_.additional_special_tokens) {
+  // Keep only the extra ones (configs repeat [CLS]/[SEP] as bos/eos, tokenizer.json lists all specials).
+  auto& extra = opts_.additional_special_tokens;
+  extra.erase(std::remove_if(extra.begin(), extra.end(),
+                             [&](const std::string& tok) {
+                               return std::find(specials.begin(), specials.end(), tok) != specials.end();
+                             }),
+              extra.end());
+  for (const auto& tok : extra) {
     required(tok, "special");
     add_unique(specials, tok);
   }
@@ -243,16 +254,18 @@ Tokenizer Tokenizer::from_vocab(std::vector<std::string> tokens, TokenizerOption
   std::u32string cps;
   for (size_t i = 0; i < vocab->tokens.size(); ++i) {
     const std::string& tok = vocab->tokens[i];
-    const std::string where = "vocabulary entry " + std::to_string(i) + " (line " + std::to_string(i + 1) + ")";
-    if (tok.find_first_of("\r\n") != std::string::npos) throw Error(where + " contains a line break");
+    const auto where = [i] {
+      return "vocabulary entry " + std::to_string(i) + " (line " + std::to_string(i + 1) + ")";
+    };
+    if (tok.find_first_of("\r\n") != std::string::npos) throw Error(where() + " contains a line break");
     try {
       decode_utf8(tok, cps);
     } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
+      throw Error(where() + ": " + e.what());
     }
     vocab->max_chars = std::max(vocab->max_chars, cps.size());
     auto [it, fresh] = vocab->ids.emplace(tok, static_cast<int64_t>(i));
-    if (!fresh) throw Error(where + " '" + tok + "' repeats entry " + std::to_string(it->second));
+    if (!fresh) throw Error(where() + " '" + tok + "' repeats entry " + std::to_string(it->second));
   }
   return Tokenizer(std::move(vocab), std::move(opts));
 }

@@ -49,8 +49,9 @@ class Tokenizer {
   size_t vocab_size() const;
   const TokenizerOptions& options() const { return opts_; }
 
-  // vocab.txt, tokenizer_config.json, special_tokens_map.json and tokenizer.json in HF's formats,
-  // each written atomically, so that BertTokenizer and BertTokenizerFast can load the directory.
+  // vocab.txt, tokenizer_config.json, special_tokens_map.json and tokenizer.json (WordPiece, BertNormalizer,
+  // BertPreTokenizer, TemplateProcessing [CLS] $A [SEP]) in the formats BertTokenizer/BertTokenizerFast read,
+  // each written atomically.
   void save(const std::string& dir) const;
 
  private:
