@@ -7,5 +7,8 @@ namespace ft::cli {
 void add_inspect_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
 
 }  // namespace ft::cli

@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   ft::cli::add_inspect_command(app);
   ft::cli::add_predict_command(app);
   ft::cli::add_tokenize_command(app);
+  ft::cli::add_train_command(app);
+  ft::cli::add_eval_command(app);
+  ft::cli::add_merge_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include "core/error.h"
+#include "core/files.h"
 #include "core/runtime.h"
 
 namespace ft::cli {
@@ -43,6 +45,43 @@ std::string with_commas(int64_t n) {
     out += digits[i];
   }
   return (n < 0 ? "-" : "") + out;
+}
+
+}  // namespace ft::cli
+
+namespace ft::cli {
+
+void add_json_option(CLI::App* cmd, const std::string& key, Kind kind, const std::string& help,
+                     std::shared_ptr<nlohmann::json> overrides, const std::string& alias) {
+  std::string flag = "--" + key;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  if (!alias.empty()) flag = alias + "," + flag;
+  switch (kind) {
+    case Kind::Text:
+      cmd->add_option_function<std::string>(flag, [=](const std::string& v) { (*overrides)[key] = v; }, help);
+      break;
+    case Kind::Integer:
+      cmd->add_option_function<int64_t>(flag, [=](const int64_t& v) { (*overrides)[key] = v; }, help);
+      break;
+    case Kind::Number:
+      cmd->add_option_function<double>(flag, [=](const double& v) { (*overrides)[key] = v; }, help);
+      break;
+    case Kind::Flag:
+      cmd->add_flag_function(flag, [=](int64_t) { (*overrides)[key] = true; }, help);
+      break;
+    case Kind::List:
+      cmd->add_option_function<std::vector<std::string>>(
+             flag, [=](const std::vector<std::string>& v) { (*overrides)[key] = v; }, help)
+          ->delimiter(',');
+      break;
+  }
+}
+
+nlohmann::json merged_config(const std::string& config_path, const nlohmann::json& overrides) {
+  nlohmann::json j = config_path.empty() ? nlohmann::json::object() : read_json(config_path);
+  if (!j.is_object()) throw Error(config_path + ": expected a JSON object of training arguments");
+  for (auto it = overrides.begin(); it != overrides.end(); ++it) j[it.key()] = it.value();
+  return j;
 }
 
 }  // namespace ft::cli

@@ -1,6 +1,8 @@
 // Option groups shared by several subcommands, so each flag is spelled and documented once.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "model/factory.h"
@@ -22,5 +24,22 @@ std::string apply(const RuntimeOptions& rt);
 
 // 1234567 → "1,234,567"
 std::string with_commas(int64_t n);
+
+}  // namespace ft::cli
+
+namespace ft::cli {
+
+// Options that map onto JSON config keys (HF's names): --learning-rate sets "learning_rate".
+// Values given on the command line land in `overrides`, which win over a --config file.
+enum class Kind { Text, Integer, Number, Flag, List };
+// `alias` is an extra flag name, e.g. "--model" for model_name_or_path.
+void add_json_option(CLI::App* cmd, const std::string& key, Kind kind, const std::string& help,
+                     std::shared_ptr<nlohmann::json> overrides, const std::string& alias = "");
+
+// The data, model and runtime options of train (training=true) or eval.
+void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> overrides, bool training);
+
+// --config FILE (if given) merged with the command-line overrides.
+nlohmann::json merged_config(const std::string& config_path, const nlohmann::json& overrides);
 
 }  // namespace ft::cli

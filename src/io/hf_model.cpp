@@ -133,4 +133,11 @@ void save_model(const std::string& dir, model::TransformerImpl& model) {
   write_json_atomic(join_path(dir, "config.json"), model.config().to_json(model.architecture()));
 }
 
+void copy_tokenizer_files(const std::string& from, const std::string& to) {
+  for (const char* name : {"vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+    const std::string src = join_path(from, name);
+    if (file_exists(src)) write_file_atomic(join_path(to, name), read_file(src));
+  }
+}
+
 }  // namespace ft::io

@@ -30,6 +30,10 @@ model::Transformer load_model(const std::string& dir, model::Head head, bool ran
 // Writes an HF-loadable directory: config.json + model.safetensors (LoRA must be merged first).
 void save_model(const std::string& dir, model::TransformerImpl& model);
 
+// Copies the tokenizer files (vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json)
+// that exist in `from` into `to`, so a saved checkpoint directory is usable on its own.
+void copy_tokenizer_files(const std::string& from, const std::string& to);
+
 // The model's parameters as a name → tensor map, as HF's state_dict() would name them.
 TensorMap state_dict(model::TransformerImpl& model);
 

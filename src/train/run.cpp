@@ -1,0 +1,283 @@
+#include "train/run.h"
+
+#include <torch/version.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "core/resources.h"
+#include "core/runtime.h"
+#include "io/hf_model.h"
+#include "io/peft_adapter.h"
+#include "text/tokenizer.h"
+#include "train/precision.h"
+#include "train/trainer.h"
+
+namespace ft::train {
+namespace {
+
+// Keys of RunSpec that are not TrainingArguments.
+const char* const kRunKeys[] = {"arm", "model_name_or_path", "random_init", "method", "lora_r", "lora_alpha",
+                                "lora_dropout", "lora_target_modules", "tokenizer_name", "train_file", "eval_file",
+                                "text_column", "label_column", "id_column", "label_names", "data_format",
+                                "on_bad_row", "max_train_samples", "max_eval_samples", "adapter"};
+
+std::vector<std::string> split_commas(const nlohmann::json& v) {
+  if (v.is_array()) return v.get<std::vector<std::string>>();
+  std::vector<std::string> out;
+  std::stringstream ss(v.get<std::string>());
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+Examples tokenize(const data::Dataset& ds, const text::Tokenizer& tok, int64_t max_length) {
+  Examples ex;
+  for (const auto& e : ds.examples) {
+    ex.ids.push_back(e.id);
+    ex.sequences.push_back(tok.encode(e.text, static_cast<int>(max_length)));
+    ex.labels.push_back(e.label);
+  }
+  return ex;
+}
+
+data::Dataset load(const std::string& path, data::DatasetOptions opts, int64_t max_samples, uint64_t seed) {
+  opts.max_samples = max_samples;
+  opts.seed = seed;
+  data::Dataset ds = data::load_dataset(path, opts);
+  if (ds.skipped_rows > 0) warn(path + ": skipped " + std::to_string(ds.skipped_rows) + " malformed rows");
+  return ds;
+}
+
+void write_predictions(const std::string& path, const Examples& data, const EvalResult& e,
+                       const std::vector<std::string>& names) {
+  write_file_atomic(path, [&](std::ostream& out) {
+    out << "id\tlabel\tprediction\tprobability\n";
+    for (size_t i = 0; i < data.size(); ++i)
+      out << data.ids[i] << '\t' << names[static_cast<size_t>(data.labels[i])] << '\t'
+          << names[static_cast<size_t>(e.predictions[i])] << '\t' << e.probabilities[i] << '\n';
+  });
+}
+
+nlohmann::json metrics_json(const EvalResult& e) {
+  const auto& m = e.metrics;
+  std::vector<std::vector<int64_t>> confusion(static_cast<size_t>(m.confusion.num_labels));
+  for (int t = 0; t < m.confusion.num_labels; ++t)
+    for (int p = 0; p < m.confusion.num_labels; ++p) confusion[static_cast<size_t>(t)].push_back(m.confusion.at(t, p));
+  return {{"loss", e.loss},           {"accuracy", m.accuracy},   {"f1", m.f1},
+          {"precision", m.precision}, {"recall", m.recall},       {"macro_f1", m.macro_f1},
+          {"macro_precision", m.macro_precision}, {"macro_recall", m.macro_recall},
+          {"confusion", confusion},   {"runtime_s", e.runtime_s}, {"samples_per_second", e.samples_per_second},
+          {"n", m.n}};
+}
+
+std::vector<std::string> model_labels(const data::Dataset& ds, const std::string& model_dir) {
+  const model::ModelConfig cfg = model::ModelConfig::load(model_dir);
+  // Keep the model's label names when the count fits; otherwise name labels after the data.
+  return cfg.num_labels() == static_cast<int64_t>(ds.label_names.size()) ? cfg.id2label : ds.label_names;
+}
+
+}  // namespace
+
+std::string torch_version() { return TORCH_VERSION; }
+
+RunSpec RunSpec::from_json(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(source + ": expected a JSON object");
+  RunSpec s;
+  nlohmann::json training = nlohmann::json::object();
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const nlohmann::json& v = it.value();
+    if (std::find(std::begin(kRunKeys), std::end(kRunKeys), k) == std::end(kRunKeys)) {
+      training[k] = v;
+      continue;
+    }
+    try {
+      if (k == "arm") s.arm = v.get<std::string>();
+      else if (k == "model_name_or_path") s.model.dir = v.get<std::string>();
+      else if (k == "random_init") s.model.random_init = v.get<bool>();
+      else if (k == "method") s.model.method = v.get<std::string>();
+      else if (k == "lora_r") s.model.lora.r = v.get<int>();
+      else if (k == "lora_alpha") s.model.lora.alpha = v.get<double>();
+      else if (k == "lora_dropout") s.model.lora.dropout = v.get<double>();
+      else if (k == "lora_target_modules") s.model.lora.target_modules = split_commas(v);
+      else if (k == "adapter") s.model.adapter_dir = v.get<std::string>();
+      else if (k == "tokenizer_name") s.tokenizer_dir = v.get<std::string>();
+      else if (k == "train_file") s.train_file = v.get<std::string>();
+      else if (k == "eval_file") s.eval_file = v.get<std::string>();
+      else if (k == "text_column") s.data.text_column = v.get<std::string>();
+      else if (k == "label_column") s.data.label_column = v.get<std::string>();
+      else if (k == "id_column") s.data.id_column = v.get<std::string>();
+      else if (k == "label_names") s.data.label_names = split_commas(v);
+      else if (k == "data_format") s.data.format = v.get<std::string>();
+      else if (k == "on_bad_row") {
+        const std::string policy = v.get<std::string>();
+        if (policy != "error" && policy != "skip") throw Error(source + ": on_bad_row must be error or skip");
+        s.data.skip_bad_rows = policy == "skip";
+      } else if (k == "max_train_samples") s.max_train_samples = v.get<int64_t>();
+      else if (k == "max_eval_samples") s.max_eval_samples = v.get<int64_t>();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(source + ": '" + k + "' has the wrong type (" + e.what() + ")");
+    }
+  }
+  s.args.update_from_json(training, source);
+  s.model.seed = s.args.seed;
+  if (s.arm.empty()) s.arm = s.model.method;
+  return s;
+}
+
+nlohmann::json RunSpec::to_json() const {
+  nlohmann::json j = args.to_json();
+  j["arm"] = arm;
+  j["model_name_or_path"] = model.dir;
+  j["random_init"] = model.random_init;
+  j["method"] = model.method;
+  j["lora_r"] = model.lora.r;
+  j["lora_alpha"] = model.lora.alpha;
+  j["lora_dropout"] = model.lora.dropout;
+  j["lora_target_modules"] = model.lora.target_modules;
+  j["tokenizer_name"] = tokenizer_dir;
+  j["train_file"] = train_file;
+  j["eval_file"] = eval_file;
+  j["text_column"] = data.text_column;
+  j["label_column"] = data.label_column;
+  j["id_column"] = data.id_column;
+  j["label_names"] = data.label_names;
+  j["data_format"] = data.format;
+  j["on_bad_row"] = data.skip_bad_rows ? "skip" : "error";
+  j["max_train_samples"] = max_train_samples;
+  j["max_eval_samples"] = max_eval_samples;
+  return j;
+}
+
+nlohmann::json run_training(const RunSpec& spec) {
+  const TrainingArguments& args = spec.args;
+  args.validate();
+  if (spec.model.dir.empty()) throw Error("train: --model-name-or-path is required");
+  if (spec.train_file.empty()) throw Error("train: --train-file is required");
+  if (args.output_dir.empty()) throw Error("train: --output-dir is required");
+  set_threads(args.threads);
+  const std::string device = resolve_device(args.device);
+  const std::string precision = resolve_precision(args.fp16, args.bf16, device);
+  make_dirs(args.output_dir);
+  // A stale results.json would make an unfinished run look finished: remove it first.
+  std::filesystem::remove(join_path(args.output_dir, "results.json"));
+
+  const std::string tok_dir = spec.tokenizer_dir.empty() ? spec.model.dir : spec.tokenizer_dir;
+  const text::Tokenizer tok = text::Tokenizer::from_dir(tok_dir);
+  const data::Dataset train_ds = load(spec.train_file, spec.data, spec.max_train_samples, args.seed);
+  std::optional<data::Dataset> eval_ds;
+  if (!spec.eval_file.empty()) eval_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
+  const Examples train_ex = tokenize(train_ds, tok, args.max_length);
+  const Examples eval_ex = eval_ds ? tokenize(*eval_ds, tok, args.max_length) : Examples{};
+  info("data: " + std::to_string(train_ex.size()) + " training examples from " + spec.train_file +
+       (eval_ds ? ", " + std::to_string(eval_ex.size()) + " evaluation examples from " + spec.eval_file : ""));
+
+  model::ModelSpec mspec = spec.model;
+  mspec.labels = model_labels(train_ds, spec.model.dir);
+  model::Transformer model = model::build_model(mspec);
+  if (tok.vocab_size() > static_cast<size_t>(model->config().vocab_size))
+    throw Error(tok_dir + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
+                std::to_string(model->config().vocab_size));
+  const model::ParamCounts counts = model::count_parameters(*model);
+  info(spec.arm + ": trainable params: " + std::to_string(counts.trainable) + " || all params: " +
+       std::to_string(counts.base) + " || trainable%: " + std::to_string(counts.trainable_percent()));
+
+  reset_cuda_peak_stats();
+  Trainer trainer(model, args, device);
+  auto save_checkpoint = [&](const std::string& dir) {
+    if (model->has_lora()) io::save_adapter(dir, *model, spec.model.lora, spec.model.dir);
+    else io::save_model(dir, *model);
+    io::copy_tokenizer_files(tok_dir, dir);
+  };
+  trainer.on_save = [&](int64_t step) { save_checkpoint(join_path(args.output_dir, "checkpoint-" + std::to_string(step))); };
+  const TrainOutcome out = trainer.train(train_ex, eval_ds ? &eval_ex : nullptr);
+  const int64_t peak_rss = peak_rss_bytes();
+
+  save_checkpoint(args.output_dir);
+  int64_t checkpoint_bytes = 0;
+  for (const char* name : {"model.safetensors", "config.json", "adapter_model.safetensors", "adapter_config.json"}) {
+    const std::string p = join_path(args.output_dir, name);
+    if (file_exists(p)) checkpoint_bytes += static_cast<int64_t>(std::filesystem::file_size(p));
+  }
+
+  nlohmann::json state = {{"log_history", out.log_history},
+                          {"global_step", out.global_step},
+                          {"epoch", out.epochs_done},
+                          {"max_steps", out.global_step},
+                          {"num_train_epochs", args.num_train_epochs},
+                          {"logging_steps", args.logging_steps},
+                          {"eval_steps", args.eval_steps},
+                          {"train_batch_size", args.per_device_train_batch_size},
+                          {"best_metric", out.best_step >= 0 ? nlohmann::json(out.best_eval.to_log().at(args.metric_for_best_model)) : nlohmann::json(nullptr)},
+                          {"best_model_checkpoint", nullptr},
+                          {"is_local_process_zero", true},
+                          {"is_world_process_zero", true}};
+  write_json_atomic(join_path(args.output_dir, "trainer_state.json"), state);
+
+  nlohmann::json hyper = args.to_json();
+  hyper["lora"] = {{"r", spec.model.lora.r}, {"alpha", spec.model.lora.alpha}, {"dropout", spec.model.lora.dropout},
+                   {"target_modules", spec.model.lora.target_modules}};
+  const double train_s = std::max(1e-9, out.train_runtime_s);
+  nlohmann::json results = {
+      {"arm", spec.arm},
+      {"method", spec.model.method},
+      {"seed", args.seed},
+      {"model", spec.model.dir},
+      {"hyperparameters", hyper},
+      {"parameters", {{"trainable", counts.trainable}, {"total", counts.base}, {"adapter", counts.adapter},
+                      {"trainable_percent", counts.trainable_percent()}}},
+      {"train", {{"final_loss", out.final_train_loss}, {"runtime_s", out.train_runtime_s},
+                 {"samples_per_second", out.train_samples / train_s},
+                 {"real_tokens_per_second", out.train_real_tokens / train_s},
+                 {"steps", out.global_step}, {"epochs", out.epochs_done}, {"samples", out.train_samples},
+                 {"examples", train_ex.size()}}},
+      {"memory", {{"peak_rss_bytes", peak_rss}, {"cuda_peak_allocated_bytes", cuda_peak_allocated_bytes()},
+                  {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
+      {"checkpoint", {{"path", args.output_dir}, {"bytes", checkpoint_bytes}}},
+      {"environment", {{"device", device}, {"threads", num_threads()}, {"precision", precision},
+                       {"torch_version", torch_version()}}}};
+  if (out.has_eval) {
+    results["eval"] = {{"final", metrics_json(out.final_eval)}, {"best", metrics_json(out.best_eval)}};
+    results["eval"]["best"]["step"] = out.best_step;
+    results["eval"]["runtime_s"] = out.eval_runtime_s;
+    results["generalization_gap"] = out.final_eval.loss - out.final_train_loss;
+    write_predictions(join_path(args.output_dir, "predictions.tsv"), eval_ex, out.final_eval, eval_ds->label_names);
+  }
+  write_json_atomic(join_path(args.output_dir, "run_config.json"), spec.to_json());
+  // Written last: its presence marks a finished run.
+  write_json_atomic(join_path(args.output_dir, "results.json"), results);
+  return results;
+}
+
+nlohmann::json run_evaluation(const RunSpec& spec, const std::string& output_dir) {
+  if (spec.eval_file.empty()) throw Error("eval: --data is required");
+  set_threads(spec.args.threads);
+  const std::string device = resolve_device(spec.args.device);
+  const std::string precision = resolve_precision(spec.args.fp16, spec.args.bf16, device);
+  const std::string tok_dir = spec.tokenizer_dir.empty()
+                                  ? (!spec.model.adapter_dir.empty() && file_exists(join_path(spec.model.adapter_dir, "vocab.txt"))
+                                         ? spec.model.adapter_dir : spec.model.dir)
+                                  : spec.tokenizer_dir;
+  const text::Tokenizer tok = text::Tokenizer::from_dir(tok_dir);
+  const data::Dataset ds = load(spec.eval_file, spec.data, spec.max_eval_samples, spec.args.seed);
+  const Examples ex = tokenize(ds, tok, spec.args.max_length);
+  model::Transformer model = model::build_model(spec.model);
+  if (model->config().num_labels() != static_cast<int64_t>(ds.label_names.size()))
+    throw Error(spec.eval_file + ": the data has " + std::to_string(ds.label_names.size()) + " labels but the model " +
+                std::to_string(model->config().num_labels()));
+  model->to(torch::Device(device));
+  const EvalResult e = evaluate(*model, ex, spec.args.per_device_eval_batch_size, device, precision);
+  nlohmann::json j = metrics_json(e);
+  if (!output_dir.empty()) {
+    make_dirs(output_dir);
+    write_predictions(join_path(output_dir, "predictions.tsv"), ex, e, ds.label_names);
+    write_json_atomic(join_path(output_dir, "eval_results.json"), j);
+  }
+  return j;
+}
+
+}  // namespace ft::train

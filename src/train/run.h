@@ -1,0 +1,41 @@
+// One training run from a single JSON description (the CLI flags and --config files map onto the same
+// keys): load and tokenize the data, build the model for the method, train, evaluate, and write
+// results.json, trainer_state.json, predictions.tsv and the checkpoint into output_dir.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/dataset.h"
+#include "model/factory.h"
+#include "train/args.h"
+
+namespace ft::train {
+
+struct RunSpec {
+  std::string arm;  // a name for this run in comparisons; defaults to the method
+  model::ModelSpec model;
+  std::string tokenizer_dir;  // defaults to the model directory
+  std::string train_file, eval_file;
+  data::DatasetOptions data;  // column names, label names, bad-row policy
+  int64_t max_train_samples = -1, max_eval_samples = -1;
+  TrainingArguments args;
+
+  // Keys: every TrainingArguments key plus model_name_or_path, random_init, method, lora_r,
+  // lora_alpha, lora_dropout, lora_target_modules, tokenizer_name, train_file, eval_file,
+  // text_column, label_column, id_column, label_names, data_format, on_bad_row,
+  // max_train_samples, max_eval_samples, arm. Unknown keys are an error naming `source`.
+  static RunSpec from_json(const nlohmann::json& j, const std::string& source);
+  nlohmann::json to_json() const;
+};
+
+// Runs training and returns the content of results.json.
+nlohmann::json run_training(const RunSpec& spec);
+
+// Evaluates a model (optionally with an adapter) on a labelled file; writes predictions.tsv and
+// eval_results.json into output_dir when it is not empty. Returns the metrics.
+nlohmann::json run_evaluation(const RunSpec& spec, const std::string& output_dir);
+
+// The torch version this binary was built against, e.g. "1.13.1".
+std::string torch_version();
+
+}  // namespace ft::train

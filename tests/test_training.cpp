@@ -1,0 +1,224 @@
+// Training end to end on a synthetic task a tiny encoder can learn, plus the schedule, the
+// reproducibility promise and the files a run leaves behind (read back through the CLI).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "data/dataset.h"
+#include "io/state_dict.h"
+#include "test_util.h"
+#include "text/tokenizer.h"
+#include "train/args.h"
+#include "train/run.h"
+
+namespace {
+
+using ft::testing::TempDir;
+
+// A tiny RoBERTa over a 30-word vocabulary, and a task: label 1 iff the text contains "good".
+struct SyntheticTask {
+  TempDir dir{"train_task"};
+  std::string model, train, eval;
+
+  SyntheticTask() {
+    std::vector<std::string> vocab = {"[CLS]", "[PAD]", "[SEP]", "[UNK]", "[MASK]", "good"};
+    for (int i = 0; i < 24; ++i) vocab.push_back("w" + std::to_string(i));
+    model = dir / "model";
+    ft::make_dirs(model);
+    ft::text::Tokenizer::from_vocab(vocab, {}).save(model);
+    ft::write_json_atomic(model + "/config.json",
+                          {{"model_type", "roberta"}, {"vocab_size", vocab.size()}, {"hidden_size", 32},
+                           {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"intermediate_size", 64},
+                           {"max_position_embeddings", 40}, {"type_vocab_size", 1}, {"pad_token_id", 1},
+                           {"layer_norm_eps", 1e-5}});
+    train = dir / "train.tsv";
+    eval = dir / "eval.tsv";
+    write_split(train, 800, 1);
+    write_split(eval, 200, 2);
+  }
+
+  static void write_split(const std::string& path, int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::string tsv = "id\tdocument\tlabel\n";
+    for (int i = 0; i < n; ++i) {
+      const bool positive = i % 2 == 0;
+      std::string text;
+      for (int w = 0; w < 6; ++w) text += (w ? " " : "") + std::string("w") + std::to_string(rng() % 24);
+      // Both classes have 7 words, so length gives nothing away; shuffling moves "good" around.
+      text.insert(0, positive ? "good " : "w" + std::to_string(rng() % 24) + " ");
+      std::vector<std::string> words;
+      std::string word;
+      for (char c : text + " ") {
+        if (c == ' ') { words.push_back(word); word.clear(); } else { word += c; }
+      }
+      std::shuffle(words.begin(), words.end(), rng);
+      text.clear();
+      for (const auto& x : words) text += (text.empty() ? "" : " ") + x;
+      tsv += std::to_string(i) + "\t" + text + "\t" + (positive ? "1" : "0") + "\n";
+    }
+    ft::write_file_atomic(path, tsv);
+  }
+
+  ft::train::RunSpec spec(const std::string& out, const std::string& method) const {
+    nlohmann::json j = {{"model_name_or_path", model}, {"random_init", true}, {"train_file", train},
+                        {"eval_file", eval}, {"output_dir", out}, {"method", method},
+                        {"learning_rate", method == "full" ? 2e-3 : 5e-3}, {"num_train_epochs", 6},
+                        {"per_device_train_batch_size", 16}, {"logging_steps", 10}, {"threads", 1},
+                        {"warmup_ratio", 0.1}, {"lora_target_modules", "query,value,intermediate.dense"}};
+    return ft::train::RunSpec::from_json(j, "test");
+  }
+};
+
+TEST(Schedule, MatchesHuggingFaceFormulas) {
+  using ft::train::lr_factor;
+  // linear with 10 warmup steps of 110: ramps 0 → 1, then decays to 0 at step 110.
+  EXPECT_DOUBLE_EQ(lr_factor("linear", 0, 10, 110), 0.0);
+  EXPECT_DOUBLE_EQ(lr_factor("linear", 5, 10, 110), 0.5);
+  EXPECT_DOUBLE_EQ(lr_factor("linear", 10, 10, 110), 1.0);
+  EXPECT_DOUBLE_EQ(lr_factor("linear", 60, 10, 110), 0.5);
+  EXPECT_DOUBLE_EQ(lr_factor("linear", 110, 10, 110), 0.0);
+  EXPECT_DOUBLE_EQ(lr_factor("cosine", 60, 10, 110), 0.5);  // half-way down the half cosine
+  EXPECT_NEAR(lr_factor("cosine", 35, 10, 110), 0.5 * (1 + std::cos(M_PI * 0.25)), 1e-15);
+  EXPECT_DOUBLE_EQ(lr_factor("constant", 100, 0, 110), 1.0);
+}
+
+TEST(TrainingArgs, ConfigKeysAreHFNamesAndUnknownKeysAreErrors) {
+  ft::train::TrainingArguments a;
+  a.update_from_json({{"learning_rate", 2e-4}, {"eval_strategy", "steps"}, {"per_device_train_batch_size", 8}}, "cfg.json");
+  EXPECT_DOUBLE_EQ(a.learning_rate, 2e-4);
+  EXPECT_EQ(a.evaluation_strategy, "steps");
+  EXPECT_EQ(a.per_device_train_batch_size, 8);
+  EXPECT_THROW(a.update_from_json({{"learning_rat", 1}}, "cfg.json"), ft::Error);
+  EXPECT_THROW(a.update_from_json({{"learning_rate", "fast"}}, "cfg.json"), ft::Error);
+  a.fp16 = true;
+  a.bf16 = true;
+  EXPECT_THROW(a.validate(), ft::Error);
+}
+
+TEST(Training, FullFineTuningLearnsTheTaskAndWritesHFFiles) {
+  SyntheticTask task;
+  TempDir out("train_full");
+  const auto r = ft::train::run_training(task.spec(out.path, "full"));
+  EXPECT_GE(r["eval"]["final"]["accuracy"].get<double>(), 0.95) << r.dump(2);
+  EXPECT_EQ(r["parameters"]["trainable"], r["parameters"]["total"]);
+  const double gap = r["eval"]["final"]["loss"].get<double>() - r["train"]["final_loss"].get<double>();
+  EXPECT_DOUBLE_EQ(r["generalization_gap"].get<double>(), gap);
+
+  const auto state = ft::read_json(out / "trainer_state.json");
+  int train_logs = 0, eval_logs = 0;
+  for (const auto& e : state["log_history"]) {
+    if (e.contains("loss")) {
+      ++train_logs;
+      for (const char* k : {"grad_norm", "learning_rate", "epoch", "step"}) EXPECT_TRUE(e.contains(k)) << k;
+    }
+    if (e.contains("eval_loss")) {
+      ++eval_logs;
+      for (const char* k : {"eval_accuracy", "eval_f1", "eval_runtime", "eval_samples_per_second"}) EXPECT_TRUE(e.contains(k)) << k;
+    }
+  }
+  EXPECT_EQ(eval_logs, 6);  // one per epoch
+  EXPECT_EQ(train_logs, 30);  // 50 steps/epoch · 6 epochs / 10
+  EXPECT_TRUE(ft::file_exists(out / "model.safetensors"));
+  EXPECT_TRUE(ft::file_exists(out / "vocab.txt"));
+  EXPECT_EQ(ft::data::read_lines(out / "predictions.tsv").size(), 201u);
+}
+
+TEST(Training, SameSeedSameLossesAndLoraTrainsOnlyAdapterAndHead) {
+  SyntheticTask task;
+  TempDir a("train_a"), b("train_b");
+  auto spec = task.spec(a.path, "lora");
+  spec.args.num_train_epochs = 1;
+  spec.args.logging_steps = 1;
+  const auto ra = ft::train::run_training(spec);
+  spec.args.output_dir = b.path;
+  const auto rb = ft::train::run_training(spec);
+  const auto la = ft::read_json(a / "trainer_state.json")["log_history"];
+  const auto lb = ft::read_json(b / "trainer_state.json")["log_history"];
+  std::vector<double> losses_a, losses_b;
+  for (const auto& e : la) if (e.contains("loss")) losses_a.push_back(e["loss"]);
+  for (const auto& e : lb) if (e.contains("loss")) losses_b.push_back(e["loss"]);
+  ASSERT_EQ(losses_a.size(), 50u);
+  EXPECT_EQ(losses_a, losses_b);
+  // LoRA on query, value, intermediate.dense of 2 layers (r 8) + the head:
+  // 2·[2·8·(32+32) + 8·(32+64)] + (32·32+32) + (2·32+2) = 2·1792 + 1056 + 66.
+  EXPECT_EQ(ra["parameters"]["trainable"], 2 * 1792 + 1056 + 66);
+  EXPECT_TRUE(ft::file_exists(a / "adapter_model.safetensors"));
+  EXPECT_FALSE(ft::file_exists(a / "model.safetensors"));
+  // A different seed gives a different run.
+  spec.args.seed = 7;
+  spec.model.seed = 7;
+  TempDir c("train_c");
+  spec.args.output_dir = c.path;
+  ft::train::run_training(spec);
+  std::vector<double> losses_c;
+  for (const auto& e : ft::read_json(c / "trainer_state.json")["log_history"]) if (e.contains("loss")) losses_c.push_back(e["loss"]);
+  EXPECT_NE(losses_a, losses_c);
+}
+
+int run(const std::string& args) { return std::system((std::string(FT_BINARY) + " " + args + " > /dev/null 2>&1").c_str()); }
+
+TEST(TrainingCli, LoraRunThenEvalMergeAndPredictAgree) {
+  SyntheticTask task;
+  TempDir out("cli_lora");
+  const std::string common = " --model " + task.model + " --threads 1";
+  ASSERT_EQ(run("train" + common + " --random-init --method lora --train-file " + task.train + " --eval-file " + task.eval +
+                " --output-dir " + out.path + " --learning-rate 5e-3 --num-train-epochs 6 --per-device-train-batch-size 16" +
+                " --lora-target-modules query,value,intermediate.dense --warmup-ratio 0.1"),
+            0);
+  const auto results = ft::read_json(out / "results.json");
+  const double acc = results["eval"]["final"]["accuracy"];
+  EXPECT_GE(acc, 0.9);
+  // The base weights were random: save them so eval/merge can rebuild the same base model.
+  // (With --random-init the seed fixes them, so a second random init with the same seed is identical.)
+  TempDir ev("cli_eval");
+  ASSERT_EQ(run("eval" + common + " --random-init --adapter " + out.path + " --data " + task.eval + " --output-dir " + ev.path), 0);
+  EXPECT_DOUBLE_EQ(ft::read_json(ev / "eval_results.json")["accuracy"].get<double>(), acc);
+
+  // Merged into the base, the adapter's model predicts the same as base + adapter.
+  TempDir merged("cli_merged"), ev2("cli_eval2");
+  ASSERT_EQ(run("merge --model " + task.model + " --random-init --adapter " + out.path + " --output-dir " + merged.path), 0);
+  EXPECT_TRUE(ft::file_exists(merged / "model.safetensors"));
+  ASSERT_EQ(run("eval --model " + merged.path + " --data " + task.eval + " --output-dir " + ev2.path + " --threads 1"), 0);
+  EXPECT_EQ(ft::read_file(ev2 / "predictions.tsv").size(), ft::read_file(ev / "predictions.tsv").size());
+  const auto p_adapter = ft::data::read_lines(ev / "predictions.tsv");
+  const auto p_merged = ft::data::read_lines(ev2 / "predictions.tsv");
+  ASSERT_EQ(p_adapter.size(), p_merged.size());
+  for (size_t i = 1; i < p_adapter.size(); ++i) {
+    const auto a = p_adapter[i], m = p_merged[i];
+    EXPECT_EQ(a.substr(0, a.rfind('\t')), m.substr(0, m.rfind('\t'))) << "row " << i;  // id, label, prediction
+    EXPECT_NEAR(std::stod(a.substr(a.rfind('\t') + 1)), std::stod(m.substr(m.rfind('\t') + 1)), 1e-4);
+  }
+
+  // predict --json on the merged model: one object per line, in input order.
+  const std::string texts = out / "texts.txt", json_out = out / "pred.jsonl";
+  ft::write_file_atomic(texts, std::string("w1 w2 good w3 w4 w5 w6\nw3 w4 w5 w6 w7 w8 w9\n"));
+  ASSERT_EQ(std::system((std::string(FT_BINARY) + " predict --model " + merged.path + " --input " + texts +
+                         " --json --threads 1 > " + json_out).c_str()), 0);
+  const auto lines = ft::data::read_lines(json_out);
+  ASSERT_EQ(lines.size(), 2u);
+  const auto first = nlohmann::json::parse(lines[0]), second = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(first["probabilities"].size(), 2u);
+  EXPECT_NEAR(first["probabilities"][0].get<double>() + first["probabilities"][1].get<double>(), 1.0, 1e-6);
+  EXPECT_GT(first["probabilities"][1].get<double>(), 0.5);   // contains "good"
+  EXPECT_LT(second["probabilities"][1].get<double>(), 0.5);
+}
+
+TEST(TrainingCli, BadInputFailsWithOneClearLine) {
+  SyntheticTask task;
+  TempDir out("cli_bad");
+  const std::string log = out / "log.txt";
+  auto run_logged = [&](const std::string& args) {
+    return std::system((std::string(FT_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
+  };
+  EXPECT_NE(run_logged("train --model " + task.model + " --random-init --train-file " + out.path + "/missing.tsv --output-dir " + out.path), 0);
+  EXPECT_NE(ft::read_file(log).find("missing.tsv"), std::string::npos) << ft::read_file(log);
+  EXPECT_NE(run_logged("train --model " + task.model + " --random-init --train-file " + task.train + " --output-dir " + out.path + " --fp16 --device cpu"), 0);
+  EXPECT_NE(ft::read_file(log).find("--fp16"), std::string::npos) << ft::read_file(log);
+  EXPECT_FALSE(ft::file_exists(out / "results.json"));
+}
+
+}  // namespace
