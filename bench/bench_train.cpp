@@ -1,0 +1,103 @@
+// Training and evaluation throughput at a real model shape on real reviews, with this machine's fp32
+// matmul rate measured in the same process as the ceiling.
+//
+//   bench_train --config DIR --data ratings_train.txt --arm full|lora|eval [--steps 8] [--threads 0]
+//
+// The model is built from DIR/config.json with random weights (the speed of a step does not depend on
+// the values). Each arm should run in its own process so that its peak RSS is its own:
+// bench/run.sh runs all three and prints one table.
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "core/resources.h"
+#include "core/runtime.h"
+#include "data/dataset.h"
+#include "model/factory.h"
+#include "text/tokenizer.h"
+#include "train/trainer.h"
+
+namespace {
+
+double matmul_gflops() {
+  const int64_t n = 1024;
+  const torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+  torch::matmul(a, b);  // warm-up
+  const int reps = 10;
+  ft::Stopwatch clock;
+  for (int i = 0; i < reps; ++i) torch::matmul(a, b);
+  return 2.0 * n * n * n * reps / clock.seconds() / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_dir, data, arm = "full";
+  int64_t steps = 8;
+  int threads = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--config") config_dir = v;
+    else if (k == "--data") data = v;
+    else if (k == "--arm") arm = v;
+    else if (k == "--steps") steps = std::stoll(v);
+    else if (k == "--threads") threads = std::stoi(v);
+  }
+  if (config_dir.empty() || data.empty()) {
+    std::fprintf(stderr, "usage: %s --config DIR --data FILE.tsv --arm full|lora|eval [--steps N] [--threads N]\n", argv[0]);
+    return 2;
+  }
+  try {
+    ft::set_threads(threads);
+    const double gflops = matmul_gflops();
+    const auto tok = ft::text::Tokenizer::from_dir(config_dir);
+    const int64_t batch = arm == "eval" ? 64 : 32;
+    // One warm-up step plus the timed steps, on the first reviews of the file (real length mix).
+    ft::data::DatasetOptions opts;
+    opts.max_samples = (steps + 1) * batch;
+    const auto ds = ft::data::load_dataset(data, opts);
+    ft::train::Examples ex;
+    for (const auto& e : ds.examples) {
+      ex.ids.push_back(e.id);
+      ex.sequences.push_back(tok.encode(e.text, 128));
+      ex.labels.push_back(e.label);
+    }
+    ft::model::ModelSpec spec;
+    spec.dir = config_dir;
+    spec.random_init = true;
+    spec.method = arm == "lora" ? "lora" : "full";
+    auto model = ft::model::build_model(spec);
+
+    double seconds = 0;
+    int64_t samples = 0, tokens = 0;
+    if (arm == "eval") {
+      ft::train::evaluate(*model, ex, batch, "cpu", "fp32");  // warm-up pass
+      ft::Stopwatch clock;
+      ft::train::evaluate(*model, ex, batch, "cpu", "fp32");
+      seconds = clock.seconds();
+      samples = static_cast<int64_t>(ex.size());
+      for (const auto& s : ex.sequences) tokens += static_cast<int64_t>(s.size());
+    } else {
+      ft::train::TrainingArguments args;
+      args.max_steps = steps;
+      args.per_device_train_batch_size = batch;
+      args.learning_rate = arm == "lora" ? 2e-4 : 2e-5;
+      args.evaluation_strategy = "no";
+      args.logging_steps = 1000000;
+      ft::train::Trainer trainer(model, args, "cpu");
+      const auto out = trainer.train(ex, nullptr);
+      seconds = out.train_runtime_s;
+      samples = out.train_samples;
+      tokens = out.train_real_tokens;
+    }
+    std::printf("{\"arm\": \"%s\", \"threads\": %d, \"matmul_gflops\": %.1f, \"samples_per_second\": %.3f, "
+                "\"real_tokens_per_second\": %.1f, \"seconds\": %.2f, \"samples\": %lld, \"peak_rss_bytes\": %lld}\n",
+                arm.c_str(), ft::num_threads(), gflops, samples / seconds, tokens / seconds, seconds,
+                static_cast<long long>(samples), static_cast<long long>(ft::peak_rss_bytes()));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
