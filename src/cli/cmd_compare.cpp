@@ -1,0 +1,63 @@
+// finetune compare: the study — full fine-tuning vs LoRA (or any list of arms), compared.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "core/files.h"
+#include "experiment/compare.h"
+
+namespace ft::cli {
+namespace {
+
+std::string self_binary() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "finetune";
+}
+
+}  // namespace
+
+void add_compare_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("compare", "Run the arms of an experiment (default: the study's full vs LoRA) and compare them");
+  auto config = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto seeds = std::make_shared<std::vector<int64_t>>();
+  auto overwrite = std::make_shared<bool>(false);
+  auto baseline = std::make_shared<std::string>();
+  auto common = std::make_shared<nlohmann::json>(nlohmann::json::object());
+  cmd->add_option("--config", *config, "Experiment JSON: {output_dir, seeds, baseline, common: {...}, arms: [{arm, ...}]}");
+  cmd->add_option("--output-dir", *out, "Where the arms and the comparison go");
+  cmd->add_option("--seeds", *seeds, "Comma-separated seeds; every arm runs once per seed")->delimiter(',');
+  cmd->add_option("--baseline", *baseline, "The arm others are compared with (default: the first full arm)");
+  cmd->add_flag("--overwrite", *overwrite, "Re-run arms that already finished");
+  // Flags that override the config's common settings.
+  add_json_option(cmd, "model_name_or_path", Kind::Text, "Model directory (HF format)", common, "--model");
+  add_json_option(cmd, "random_init", Kind::Flag, "Start every arm from random weights", common);
+  add_json_option(cmd, "train_file", Kind::Text, "Labelled training data", common);
+  add_json_option(cmd, "eval_file", Kind::Text, "Labelled evaluation data", common);
+  add_json_option(cmd, "max_train_samples", Kind::Integer, "Seeded training subset", common);
+  add_json_option(cmd, "max_eval_samples", Kind::Integer, "Seeded evaluation subset", common);
+  add_json_option(cmd, "num_train_epochs", Kind::Number, "Epochs for every arm", common);
+  add_json_option(cmd, "max_steps", Kind::Integer, "Steps for every arm (overrides epochs)", common);
+  add_json_option(cmd, "eval_steps", Kind::Integer, "Also evaluate every N steps", common);
+  add_json_option(cmd, "threads", Kind::Integer, "CPU threads per arm", common);
+  add_json_option(cmd, "device", Kind::Text, "auto | cpu | cuda", common);
+  add_json_option(cmd, "fp16", Kind::Flag, "fp16 autocast (CUDA)", common);
+  cmd->callback([=] {
+    experiment::CompareSpec spec = experiment::CompareSpec::study_defaults();
+    if (!config->empty()) spec.update_from_json(read_json(*config), *config);
+    if (!out->empty()) spec.output_dir = *out;
+    if (!seeds->empty()) spec.seeds = *seeds;
+    if (!baseline->empty()) spec.baseline = *baseline;
+    spec.overwrite = *overwrite;
+    // eval_steps alone means "evaluate every N steps" on top of the epoch-end evaluations.
+    if (common->contains("eval_steps")) (*common)["eval_strategy"] = "steps";
+    spec.common.update(*common);
+    experiment::run_compare(spec, self_binary());
+    std::cout << "comparison written to " << spec.output_dir << " (report.md, comparison.json, dashboard.png, tradeoff.png)\n";
+  });
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,156 @@
+#include "experiment/compare.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "report/comparison.h"
+
+extern char** environ;
+
+namespace ft::experiment {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) { g_interrupted = true; }
+
+// Temp files of atomic writes that a killed run may have left (name.tmp.<pid>).
+void remove_stale_temp_files(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().filename().string().find(".tmp.") != std::string::npos) std::filesystem::remove(e.path(), ec);
+}
+
+// Runs the child and returns its exit status; 128+signal when it was killed by one.
+int run_child(const std::string& binary, const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+    throw Error(binary + ": cannot start the training process");
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw Error("waitpid failed");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+CompareSpec CompareSpec::study_defaults() {
+  CompareSpec s;
+  s.output_dir = "runs/compare";
+  s.common = {{"num_train_epochs", 3},        {"per_device_train_batch_size", 32}, {"per_device_eval_batch_size", 64},
+              {"max_length", 128},            {"eval_strategy", "epoch"},          {"logging_steps", 50},
+              {"weight_decay", 0.0},          {"warmup_ratio", 0.0},               {"lr_scheduler_type", "linear"}};
+  s.arms = nlohmann::json::array({
+      {{"arm", "full"}, {"method", "full"}, {"learning_rate", 2e-5}},
+      {{"arm", "lora"}, {"method", "lora"}, {"learning_rate", 2e-4}, {"lora_r", 8}, {"lora_alpha", 32},
+       {"lora_dropout", 0.1}, {"lora_target_modules", {"query", "value"}}},
+  });
+  return s;
+}
+
+void CompareSpec::update_from_json(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(source + ": expected a JSON object");
+  try {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& k = it.key();
+      if (k == "output_dir") output_dir = it.value().get<std::string>();
+      else if (k == "seeds") seeds = it.value().get<std::vector<int64_t>>();
+      else if (k == "baseline") baseline = it.value().get<std::string>();
+      else if (k == "common") common.update(it.value());
+      else if (k == "arms") arms = it.value();
+      else if (k == "description" || k == "notes") continue;  // free text for the reader of the config
+      else throw Error(source + ": unknown key '" + k + "' (expected output_dir, seeds, baseline, common, arms)");
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(source + ": malformed comparison config (" + e.what() + ")");
+  }
+  if (!arms.is_array() || arms.empty()) throw Error(source + ": 'arms' must be a non-empty list");
+  for (const auto& a : arms)
+    if (!a.is_object() || !a.contains("arm") || !a["arm"].is_string())
+      throw Error(source + ": every arm needs a name (\"arm\": \"...\")");
+  if (seeds.empty()) throw Error(source + ": 'seeds' must not be empty");
+}
+
+std::vector<ArmRun> CompareSpec::expand() const {
+  std::vector<ArmRun> runs;
+  for (const int64_t seed : seeds) {
+    for (const auto& arm : arms) {
+      ArmRun r;
+      r.arm = arm["arm"].get<std::string>();
+      r.seed = seed;
+      r.dir = join_path(output_dir, seeds.size() == 1 ? r.arm : join_path(r.arm, "seed-" + std::to_string(seed)));
+      r.config = common;
+      r.config.update(arm);
+      r.config["seed"] = seed;
+      r.config["output_dir"] = r.dir;
+      runs.push_back(std::move(r));
+    }
+  }
+  return runs;
+}
+
+nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_binary) {
+  const std::vector<ArmRun> runs = spec.expand();
+  make_dirs(spec.output_dir);
+  write_json_atomic(join_path(spec.output_dir, "compare_config.json"),
+                    {{"output_dir", spec.output_dir}, {"seeds", spec.seeds}, {"baseline", spec.baseline},
+                     {"common", spec.common}, {"arms", spec.arms}});
+
+  // The child gets Ctrl-C from the terminal itself; this process only has to notice and stop.
+  struct sigaction sa {}, old_int {}, old_term {};
+  sa.sa_handler = on_interrupt;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  g_interrupted = false;
+  auto restore = [&] {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  };
+
+  std::vector<report::RunInfo> infos;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const ArmRun& r = runs[i];
+    const std::string results = join_path(r.dir, "results.json");
+    const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + r.arm +
+                              (spec.seeds.size() > 1 ? " seed " + std::to_string(r.seed) : "");
+    if (file_exists(results) && !spec.overwrite) {
+      info(label + ": finished earlier, kept (" + results + "; --overwrite re-runs it)");
+    } else {
+      make_dirs(r.dir);
+      remove_stale_temp_files(r.dir);
+      const std::string cfg = join_path(r.dir, "arm_config.json");
+      write_json_atomic(cfg, r.config);
+      info(label + ": training → " + r.dir);
+      const int rc = run_child(finetune_binary, {"train", "--config", cfg});
+      if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
+        restore();
+        remove_stale_temp_files(r.dir);
+        throw Error("interrupted during " + r.arm + "; finished arms are kept — run the same command again to continue");
+      }
+      if (rc != 0) {
+        restore();
+        throw Error(r.arm + " (seed " + std::to_string(r.seed) + ") failed with exit status " + std::to_string(rc) +
+                    "; see its messages above");
+      }
+    }
+    infos.push_back({r.arm, r.seed, r.dir});
+  }
+  restore();
+  report::ComparisonOptions options;
+  options.baseline_arm = spec.baseline;
+  return report::write_comparison_outputs(spec.output_dir, infos, options);
+}
+
+}  // namespace ft::experiment

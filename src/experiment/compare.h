@@ -1,0 +1,40 @@
+// An experiment: several training arms (full, LoRA with various ranks/targets, head-only, ...) run on
+// the same data in the same order, each seed × arm in its own process, then compared.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ft::experiment {
+
+struct ArmRun {
+  std::string arm;
+  int64_t seed;
+  std::string dir;         // output_dir of the run
+  nlohmann::json config;   // everything `finetune train --config` needs
+};
+
+struct CompareSpec {
+  std::string output_dir;
+  std::vector<int64_t> seeds = {42};
+  nlohmann::json common = nlohmann::json::object();  // run keys shared by all arms
+  nlohmann::json arms = nlohmann::json::array();     // per-arm keys; each needs "arm"
+  std::string baseline;                              // empty: the first full fine-tuning arm
+  bool overwrite = false;
+
+  // The study's protocol: full (lr 2e-5) vs LoRA (r 8, alpha 32, query+value, lr 2e-4), batch 32,
+  // 3 epochs, max length 128, seed 42, evaluation every epoch.
+  static CompareSpec study_defaults();
+  // Reads {"output_dir", "seeds", "baseline", "common": {...}, "arms": [{...}, ...]} over the defaults.
+  void update_from_json(const nlohmann::json& j, const std::string& source);
+  // One run per seed × arm: dir = output_dir/arm (one seed) or output_dir/arm/seed-S.
+  std::vector<ArmRun> expand() const;
+};
+
+// Runs every unfinished arm (results.json absent, or all with overwrite) by spawning
+// `finetune_binary train --config DIR/arm_config.json`, then writes comparison.json, report.md,
+// dashboard.png and tradeoff.png. Ctrl-C stops after the running arm is killed: finished arms stay,
+// no partial file is left, and a re-run continues. Returns the comparison.
+nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_binary);
+
+}  // namespace ft::experiment
