@@ -28,8 +28,8 @@ void run_report(const ReportArgs& a) {
     const auto& h = v["holds"];
     std::cout << v["arm"].get<std::string>() << " vs " << v["baseline"].get<std::string>() << ": "
               << v["claim"].get<std::string>() << ": "
-              << (h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold") << " ("
-              << v["evidence"].get<std::string>() << ")\n";
+              << (h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold") << " — "
+              << v["evidence"].get<std::string>() << "\n";
   }
 }
 

@@ -248,7 +248,7 @@ json lower_than_baseline(const Arm& arm, const Arm& base, const std::string& cla
   if (const std::string why = incomparable(arm, base, key); !why.empty()) return verdict(arm, base, claim, std::nullopt, why);
   const MeanStd a = *arm.stat(key), b = *base.stat(key);
   std::string evidence = arm.name + " " + with_spread(a, fmt) + " vs " + base.name + " " + with_spread(b, fmt);
-  if (b.mean != 0) evidence += " (" + format_percent(100.0 * (b.mean - a.mean) / b.mean, 1) + " lower)";
+  if (b.mean != 0) evidence += ", " + format_percent(100.0 * (b.mean - a.mean) / b.mean, 1) + " lower";
   bool holds = a.mean < b.mean;
   if (holds && several_seeds(arm, base)) {
     const double noise = combined_std(a, b);
@@ -264,7 +264,7 @@ json parameters_verdict(const Arm& arm, const Arm& base) {
   if (!r) return verdict(arm, base, claim, std::nullopt, "baseline trains no parameters");
   const std::string evidence = format_count(std::llround(arm.stat("trainable_params")->mean)) + " vs " +
                                format_count(std::llround(base.stat("trainable_params")->mean)) +
-                               " trainable (" + format_percent(*r, 2) + " fewer)";
+                               " trainable, " + format_percent(*r, 2) + " fewer";
   return verdict(arm, base, claim, *r >= 99.0, evidence);
 }
 

@@ -192,7 +192,7 @@ std::string place(const Panel& p) {
 // Resets what a previous panel may have set.
 const char* const kPanelReset =
     "unset logscale\nunset label\nunset key\nunset arrow\nset autoscale\nset format y '% h'\nset ytics auto\n"
-    "set xtics auto\nset grid ytics lc rgb '#dddddd'\nset style fill solid 0.85 border -1\n";
+    "set xtics norotate auto\nset grid ytics back lt 1 lw 1 lc rgb '#dddddd'\nset style fill solid 0.85 border -1\n";
 
 std::string params_panel(const json& arms, std::map<std::string, std::string>& data) {
   DataFile f;
@@ -204,7 +204,8 @@ std::string params_panel(const json& arms, std::map<std::string, std::string>& d
     lo = std::min(lo, trainable);
     hi = std::max(hi, trainable);
     f.num(static_cast<double>(i)).num(trainable).num(static_cast<double>(color_int(colors[i])))
-        .text(format_count(std::llround(trainable)) + " (" + format_percent(mean_of(m["trainable_percent"]), 2) + ")")
+        .text(format_count(std::llround(trainable)))
+        .text(format_percent(mean_of(m["trainable_percent"]), 2))
         .end_row();
   }
   data["params.dat"] = f.str();
@@ -214,7 +215,7 @@ std::string params_panel(const json& arms, std::map<std::string, std::string>& d
     << "set yrange [" << format_fixed(std::max(1.0, lo / 20), 0) << ":" << format_fixed(hi * 20, 0) << "]\n"
     << "set boxwidth 0.6\n"
     << "plot 'params.dat' using 1:2:3 with boxes lc rgb variable notitle, "
-    << "'' using 1:2:4 with labels offset 0,1 notitle\n";
+    << "'' using 1:2:(sprintf(\"%s\\n(%s)\", strcol(4), strcol(5))) with labels offset 0,1.4 font ',10' notitle\n";
   return s.str();
 }
 
@@ -274,7 +275,7 @@ std::string curves_panel(const json& comparison, std::map<std::string, std::stri
   }
   std::ostringstream s;
   s << kPanelReset << "set title 'Loss (train solid, validation dashed)'\nset xlabel 'epoch'\nset ylabel 'loss'\n"
-    << "set key top right box opaque\nset xtics auto\n";
+    << "set key top right box opaque\nset autoscale xfix\n";
   if (plots.empty()) {
     // Keep the panel, say why it is blank.
     s << "set xrange [0:1]\nset yrange [0:1]\nset label 'no trainer_state.json log history' at graph 0.5,0.5 center\n"
@@ -305,12 +306,13 @@ std::string quality_panel(const json& arms, std::map<std::string, std::string>& 
   data["quality.dat"] = f.str();
   std::ostringstream s;
   // Points, not bars: accuracies differ by tenths of a percent, and bars would imply a zero baseline.
+  // Accuracy values sit above their circles, F1 below their squares, so neighbours never collide.
   s << kPanelReset << arm_axis(arms) << "set title 'Accuracy (circles) and F1 (squares), %'\nset ylabel '%'\n"
-    << padded_yrange(lo, hi, 0.5) << "set key top right\n"
+    << padded_yrange(lo, hi, 0.5)
     << "plot 'quality.dat' using ($1-0.12):2:3:6 with yerrorbars pt 7 ps 1.6 lw 2 lc rgb variable notitle, "
-    << "'' using ($1-0.12):2:7 with labels offset -3.2,0 notitle, "
+    << "'' using ($1-0.12):($2+$3):7 with labels offset 0,1 font ',10' notitle, "
     << "'' using ($1+0.12):4:5:6 with yerrorbars pt 5 ps 1.6 lw 2 lc rgb variable notitle, "
-    << "'' using ($1+0.12):4:8 with labels offset 3.2,0 notitle\n";
+    << "'' using ($1+0.12):($4-$5):8 with labels offset 0,-1 font ',10' notitle\n";
   return s.str();
 }
 
@@ -333,14 +335,17 @@ std::string resources_panel(const json& arms, std::map<std::string, std::string>
   }
   data["resources.dat"] = f.str();
   const std::string base = arms[0]["arm"];
+  // Side by side labels fit above two or three pairs of bars; with more they stand upright.
+  const bool upright = arms.size() > 3;
+  const std::string label_style = upright ? " rotate by 90 left offset 0,0.5 font ',10'" : " offset 0,0.8 font ',10'";
   std::ostringstream s;
   s << kPanelReset << arm_axis(arms) << "set title " << gp_quote("Peak memory and training time, % of " + base) << "\n"
-    << "set ylabel '% of " << base << "'\nset yrange [0:" << format_fixed(hi * 1.25, 0) << "]\n"
-    << "set boxwidth 0.34\nset key top right\n"
-    << "plot 'resources.dat' using ($1-0.18):2 with boxes lc rgb '#4d4d4d' title 'peak memory', "
-    << "'' using ($1+0.18):3 with boxes lc rgb '#b3b3b3' title 'training time', "
-    << "'' using ($1-0.18):2:4 with labels offset 0,0.8 notitle, "
-    << "'' using ($1+0.18):3:5 with labels offset 0,0.8 notitle\n";
+    << "set ylabel '% of " << base << "'\nset yrange [0:" << format_fixed(hi * (upright ? 1.5 : 1.25), 0) << "]\n"
+    << "set boxwidth 0.36\nset key top right\n"
+    << "plot 'resources.dat' using ($1-0.19):2 with boxes lc rgb '#4d4d4d' title 'peak memory', "
+    << "'' using ($1+0.19):3 with boxes lc rgb '#b3b3b3' title 'training time', "
+    << "'' using ($1-0.19):2:4 with labels" << label_style << " notitle, "
+    << "'' using ($1+0.19):3:5 with labels" << label_style << " notitle\n";
   return s.str();
 }
 
@@ -366,7 +371,8 @@ std::string gap_panel(const json& arms, std::map<std::string, std::string>& data
     << "set xzeroaxis lt -1\nset boxwidth 0.6\n"
     << "plot 'gap.dat' using 1:2:4 with boxes lc rgb variable notitle, "
     << (spread ? "'' using 1:2:3 with yerrorbars ps 0 lc rgb 'black' notitle, " : "")
-    << "'' using 1:2:5 with labels offset 0,1 notitle\n"
+    << "'' using 1:($2 >= 0 ? $2 : 1/0):5 with labels offset 0,1 notitle, "
+    << "'' using 1:($2 < 0 ? $2 : 1/0):5 with labels offset 0,-1 notitle\n"
     << "unset xzeroaxis\n";
   return s.str();
 }
@@ -405,14 +411,13 @@ void write_tradeoff(const json& comparison, const std::string& png_path) {
     y_lo = std::min(y_lo, acc - sd);
     y_hi = std::max(y_hi, acc + sd);
     f.num(params).num(acc).num(sd).num(static_cast<double>(color_int(colors[i])))
-        .text(arms[i]["arm"].get<std::string>() + ": " + format_count(std::llround(params)) + " params, " +
-              format_fixed(acc, 2) + "%")
+        .text(arms[i]["arm"].get<std::string>() + " (" + format_fixed(acc, 2) + "%)")
         .end_row();
   }
   std::ostringstream s;
   s << "set title 'Accuracy vs trainable parameters' font ',16'\n"
     << "set xlabel 'trainable parameters (log scale)'\nset ylabel 'accuracy (%)'\n"
-    << "set logscale x\nset format x '1e%L'\nset grid lc rgb '#dddddd'\n"
+    << "set logscale x\nset format x '1e%L'\nset grid back lt 1 lw 1 lc rgb '#dddddd'\n"
     << "set xrange [" << format_fixed(std::max(1.0, x_lo / 30), 0) << ":" << format_fixed(x_hi * 30, 0) << "]\n"
     << padded_yrange(y_lo, y_hi, 0.5)
     << "plot 'tradeoff.dat' using 1:2:3:4 with yerrorbars pt 7 ps 2.5 lw 2 lc rgb variable notitle, "

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "report/format.h"
@@ -35,10 +36,11 @@ void row(std::ostringstream& out, const std::vector<std::string>& cells) {
   out << "\n";
 }
 
-void header(std::ostringstream& out, const std::vector<std::string>& cells) {
+// Text columns (the first `text_columns`) align left, figures right.
+void header(std::ostringstream& out, const std::vector<std::string>& cells, size_t text_columns = 1) {
   row(out, cells);
   out << "|";
-  for (size_t i = 0; i < cells.size(); ++i) out << (i ? " ---: |" : " --- |");
+  for (size_t i = 0; i < cells.size(); ++i) out << (i < text_columns ? " --- |" : " ---: |");
   out << "\n";
 }
 
@@ -71,7 +73,7 @@ std::string render_markdown(const json& c) {
   out << "# Fine-tuning comparison\n\n";
   out << "Baseline arm: **" << base << "**. Figures are means over seeds (± sample std when an arm has "
       << "several); reductions are 100·(baseline − arm)/baseline.\n\n";
-  header(out, {"Arm", "Method", "Model", "Device", "Seeds"});
+  header(out, {"Arm", "Method", "Model", "Device", "Seeds"}, 5);
   for (const json& a : c["arms"])
     row(out, {a["arm"], a["method"], a["model"], a["device"], seeds_text(a)});
 
@@ -93,9 +95,16 @@ std::string render_markdown(const json& c) {
               cell(m["train_runtime_s"], duration), reduction_cell(a, "train_runtime_s", is_base),
               cell(m["checkpoint_bytes"], bytes), reduction_cell(a, "checkpoint_bytes", is_base)});
   }
-  out << "\nPeak memory is";
-  for (const json& a : c["arms"])
-    out << (a["arm"] == base ? " " : ", ") << memory_source_text(a["memory_source"]) << " for " << a["arm"].get<std::string>();
+  std::set<std::string> sources;
+  for (const json& a : c["arms"]) sources.insert(a["memory_source"].get<std::string>());
+  out << "\nPeak memory is the";
+  if (sources.size() == 1) {
+    out << " " << memory_source_text(*sources.begin());
+  } else {
+    for (const json& a : c["arms"])
+      out << (a["arm"] == base ? " " : ", ") << memory_source_text(a["memory_source"]) << " for "
+          << a["arm"].get<std::string>();
+  }
   out << ". A reduction shows — when the two arms ran on different devices or measured memory differently.\n";
 
   out << "\n## Metrics\n\n";
@@ -138,7 +147,7 @@ std::string render_markdown(const json& c) {
     const json& h = v["holds"];
     const std::string word = h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold";
     out << "- " << v["arm"].get<std::string>() << " vs " << v["baseline"].get<std::string>() << ", "
-        << v["claim"].get<std::string>() << ": **" << word << "** (" << v["evidence"].get<std::string>() << ")\n";
+        << v["claim"].get<std::string>() << ": **" << word << "** — " << v["evidence"].get<std::string>() << "\n";
   }
   out << "\nRules: parameters hold at a reduction of at least 99%. Accuracy is equal within noise when, for every "
       << "seed both arms ran, McNemar p ≥ " << format_fixed(o["alpha"].get<double>(), 2)
