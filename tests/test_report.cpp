@@ -64,9 +64,10 @@ void write_run(const std::string& dir, const FakeRun& r) {
   json history = json::array();
   for (int step = 10; step <= 300; step += 10) {
     const double epoch = step / 100.0;
-    history.push_back({{"loss", r.train_loss + 0.4 / epoch * 0.3}, {"learning_rate", 1e-5}, {"epoch", epoch}, {"step", step}});
+    history.push_back({{"loss", r.train_loss + 0.12 / epoch}, {"learning_rate", 1e-5}, {"epoch", epoch}, {"step", step}});
     if (step % 100 == 0)
-      history.push_back({{"eval_loss", r.eval_loss + 0.05 / epoch}, {"eval_accuracy", accuracy}, {"epoch", epoch}, {"step", step}});
+      history.push_back(
+          {{"eval_loss", r.eval_loss + 0.05 / epoch}, {"eval_accuracy", accuracy}, {"epoch", epoch}, {"step", step}});
   }
   history.push_back({{"train_runtime", r.runtime_s}, {"train_loss", r.train_loss}, {"epoch", 3.0}, {"step", 300}});
   ft::write_json_atomic(ft::join_path(dir, "trainer_state.json"), {{"log_history", history}, {"global_step", 300}});

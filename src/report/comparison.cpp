@@ -185,7 +185,8 @@ std::string common(const std::vector<const RunRecord*>& runs, std::string RunRec
 }
 
 Arm summarize(const std::string& name, std::vector<const RunRecord*> runs) {
-  std::sort(runs.begin(), runs.end(), [](const RunRecord* a, const RunRecord* b) { return a->info.seed < b->info.seed; });
+  std::sort(runs.begin(), runs.end(),
+            [](const RunRecord* a, const RunRecord* b) { return a->info.seed < b->info.seed; });
   Arm arm;
   arm.name = name;
   arm.runs = runs;
@@ -245,7 +246,8 @@ json verdict(const Arm& arm, const Arm& base, const std::string& claim, std::opt
 // "memory reduced", "faster", "smaller generalization gap": lower is the claim.
 json lower_than_baseline(const Arm& arm, const Arm& base, const std::string& claim, const std::string& key,
                          const Formatter& fmt) {
-  if (const std::string why = incomparable(arm, base, key); !why.empty()) return verdict(arm, base, claim, std::nullopt, why);
+  if (const std::string why = incomparable(arm, base, key); !why.empty())
+    return verdict(arm, base, claim, std::nullopt, why);
   const MeanStd a = *arm.stat(key), b = *base.stat(key);
   std::string evidence = arm.name + " " + with_spread(a, fmt) + " vs " + base.name + " " + with_spread(b, fmt);
   if (b.mean != 0) evidence += ", " + format_percent(100.0 * (b.mean - a.mean) / b.mean, 1) + " lower";
@@ -403,7 +405,8 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
         baseline = a.name;
         break;
       }
-    if (baseline.empty()) throw Error("no arm with method \"full\" to serve as the baseline; name one (--baseline ARM)");
+    if (baseline.empty())
+      throw Error("no arm with method \"full\" to serve as the baseline; name one (--baseline ARM)");
   }
   const auto base_it = std::find_if(arms.begin(), arms.end(), [&](const Arm& a) { return a.name == baseline; });
   if (base_it == arms.end()) throw Error("baseline arm '" + baseline + "' is not among the runs");

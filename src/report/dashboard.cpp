@@ -238,7 +238,8 @@ Curves read_curves(const std::string& dir) {
   for (const json& e : state["log_history"]) {
     if (!e.contains("epoch") || !e["epoch"].is_number()) continue;
     const std::string epoch = format_fixed(e["epoch"].get<double>(), 6);
-    if (e.contains("loss") && e["loss"].is_number()) c.train += epoch + " " + format_fixed(e["loss"].get<double>(), 8) + "\n";
+    if (e.contains("loss") && e["loss"].is_number())
+      c.train += epoch + " " + format_fixed(e["loss"].get<double>(), 8) + "\n";
     if (e.contains("eval_loss") && e["eval_loss"].is_number())
       c.eval += epoch + " " + format_fixed(e["eval_loss"].get<double>(), 8) + "\n";
   }
