@@ -6,6 +6,7 @@ namespace ft::cli {
 
 void add_inspect_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

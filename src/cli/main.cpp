@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   ft::cli::add_inspect_command(app);
   ft::cli::add_predict_command(app);
+  ft::cli::add_report_command(app);
   ft::cli::add_tokenize_command(app);
   ft::cli::add_train_command(app);
   ft::cli::add_eval_command(app);

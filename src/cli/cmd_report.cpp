@@ -1,0 +1,48 @@
+// finetune report: comparison.json, report.md, dashboard.png and tradeoff.png from the run
+// folders (each with a results.json) below --run-dir, written into --run-dir itself.
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "report/comparison.h"
+
+namespace ft::cli {
+namespace {
+
+struct ReportArgs {
+  std::string run_dir;
+  report::ComparisonOptions options;
+};
+
+void run_report(const ReportArgs& a) {
+  const std::vector<report::RunInfo> runs = report::discover_runs(a.run_dir);
+  info("comparing " + std::to_string(runs.size()) + " runs below " + a.run_dir);
+  const nlohmann::json c = report::write_comparison_outputs(a.run_dir, runs, a.options);
+  for (const char* name : {"comparison.json", "report.md", "dashboard.png", "tradeoff.png"})
+    info("wrote " + join_path(a.run_dir, name));
+  // The verdicts are the answer; print them on stdout so scripts can read them.
+  for (const auto& v : c["verdicts"]) {
+    const auto& h = v["holds"];
+    std::cout << v["arm"].get<std::string>() << " vs " << v["baseline"].get<std::string>() << ": "
+              << v["claim"].get<std::string>() << ": "
+              << (h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold") << " — "
+              << v["evidence"].get<std::string>() << "\n";
+  }
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("report", "Compare training runs: comparison.json, report.md and charts");
+  auto args = std::make_shared<ReportArgs>();
+  cmd->add_option("--run-dir", args->run_dir, "Folder whose subfolders hold the runs' results.json; outputs go here")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--baseline", args->options.baseline_arm, "Arm to compare against (default: the first full arm)");
+  cmd->callback([args] { run_report(*args); });
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,457 @@
+#include "report/comparison.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "report/dashboard.h"
+#include "report/format.h"
+#include "report/markdown.h"
+#include "report/stats.h"
+
+namespace ft::report {
+namespace {
+
+using nlohmann::json;
+
+const char* const kResultsFile = "results.json";
+const char* const kPredictionsFile = "predictions.tsv";
+
+// Nullptr when any step of the path is absent or null.
+const json* find_at(const json& j, const std::string& pointer) {
+  const json::json_pointer p(pointer);
+  if (!j.contains(p)) return nullptr;
+  const json& v = j.at(p);
+  return v.is_null() ? nullptr : &v;
+}
+
+std::optional<double> optional_number(const json& j, const std::string& pointer, const std::string& file) {
+  const json* v = find_at(j, pointer);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) throw Error(file + ": " + pointer + " must be a number, got " + v->dump());
+  return v->get<double>();
+}
+
+double required_number(const json& j, const std::string& pointer, const std::string& file) {
+  const auto v = optional_number(j, pointer, file);
+  if (!v) throw Error(file + ": missing " + pointer);
+  return *v;
+}
+
+std::string optional_string(const json& j, const std::string& pointer, const std::string& file,
+                            const std::string& fallback) {
+  const json* v = find_at(j, pointer);
+  if (!v) return fallback;
+  if (!v->is_string()) throw Error(file + ": " + pointer + " must be a string, got " + v->dump());
+  return v->get<std::string>();
+}
+
+// A byte count of 0 means "not measured" (e.g. CUDA statistics on a CPU build), never a real size.
+std::optional<double> positive(std::optional<double> v) { return v && *v > 0 ? v : std::nullopt; }
+
+// One run's figures, keyed as in comparison.json; absent optional figures are nullopt.
+struct RunRecord {
+  RunInfo info;
+  std::string method, model, device, memory_source;
+  std::map<std::string, std::optional<double>> values;
+};
+
+RunRecord read_run(const RunInfo& info) {
+  const std::string file = join_path(info.dir, kResultsFile);
+  const json j = read_json(file);
+  if (!j.is_object()) throw Error(file + ": expected a JSON object");
+  RunRecord r;
+  r.info = info;
+  r.method = optional_string(j, "/method", file, "");
+  if (r.method.empty()) throw Error(file + ": missing /method");
+  r.model = optional_string(j, "/model", file, "");
+  r.device = optional_string(j, "/environment/device", file, "cpu");
+  // The study's memory figure is the CUDA allocator's peak; on CPU the process RSS is what exists.
+  const bool cuda = r.device.rfind("cuda", 0) == 0;
+  r.memory_source = cuda ? "cuda_peak_allocated_bytes" : "peak_rss_bytes";
+  auto& v = r.values;
+  v["trainable_params"] = required_number(j, "/parameters/trainable", file);
+  v["total_params"] = required_number(j, "/parameters/total", file);
+  if (*v["total_params"] <= 0) throw Error(file + ": /parameters/total must be positive");
+  v["trainable_percent"] = 100.0 * *v["trainable_params"] / *v["total_params"];
+  v["peak_memory_bytes"] = positive(optional_number(j, "/memory/" + r.memory_source, file));
+  v["train_runtime_s"] = required_number(j, "/train/runtime_s", file);
+  v["checkpoint_bytes"] = positive(optional_number(j, "/checkpoint/bytes", file));
+  v["accuracy"] = required_number(j, "/eval/final/accuracy", file);
+  v["f1"] = required_number(j, "/eval/final/f1", file);
+  v["eval_loss"] = required_number(j, "/eval/final/loss", file);
+  v["train_loss"] = required_number(j, "/train/final_loss", file);
+  v["generalization_gap"] = required_number(j, "/generalization_gap", file);
+  return r;
+}
+
+struct Predictions {
+  std::string path;
+  std::vector<std::string> ids;
+  std::vector<int64_t> labels, preds;
+};
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> out;
+  std::string field;
+  std::istringstream in(line);
+  while (std::getline(in, field, '\t')) out.push_back(field);
+  if (!line.empty() && line.back() == '\t') out.emplace_back();
+  return out;
+}
+
+Predictions read_predictions(const std::string& path) {
+  std::istringstream in(read_file(path));
+  Predictions p;
+  p.path = path;
+  std::string line;
+  std::map<std::string, size_t> column;
+  size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const std::vector<std::string> fields = split_tabs(line);
+    if (column.empty()) {
+      for (size_t i = 0; i < fields.size(); ++i) column[fields[i]] = i;
+      for (const char* need : {"id", "label", "prediction"})
+        if (!column.count(need)) throw Error(path + ":1: header lacks the column '" + need + "'");
+      continue;
+    }
+    const auto field = [&](const char* name) -> const std::string& {
+      const size_t i = column.at(name);
+      if (i >= fields.size()) throw Error(path + ":" + std::to_string(line_no) + ": row has no '" + name + "' field");
+      return fields[i];
+    };
+    const auto integer = [&](const char* name) {
+      const std::string& s = field(name);
+      size_t used = 0;
+      int64_t value = 0;
+      try {
+        value = std::stoll(s, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != s.size())
+        throw Error(path + ":" + std::to_string(line_no) + ": " + name + " '" + s + "' is not an integer");
+      return value;
+    };
+    p.ids.push_back(field("id"));
+    p.labels.push_back(integer("label"));
+    p.preds.push_back(integer("prediction"));
+  }
+  if (column.empty()) throw Error(path + ": empty file, expected a header and one row per eval example");
+  return p;
+}
+
+// The paired tests assume both runs scored the same examples in the same order.
+void check_same_examples(const Predictions& a, const Predictions& b) {
+  if (a.ids.size() != b.ids.size())
+    throw Error(a.path + " and " + b.path + ": different numbers of examples (" + std::to_string(a.ids.size()) +
+                " vs " + std::to_string(b.ids.size()) + ")");
+  for (size_t i = 0; i < a.ids.size(); ++i) {
+    if (a.ids[i] != b.ids[i] || a.labels[i] != b.labels[i])
+      throw Error(a.path + " and " + b.path + ": row " + std::to_string(i + 1) + " differs (id " + a.ids[i] +
+                  " label " + std::to_string(a.labels[i]) + " vs id " + b.ids[i] + " label " +
+                  std::to_string(b.labels[i]) + "); the paired tests need the same examples in the same order");
+  }
+}
+
+struct Arm {
+  std::string name, method, device, memory_source;
+  std::vector<const RunRecord*> runs;  // ordered by seed
+  std::map<std::string, std::optional<MeanStd>> stats;
+
+  const RunRecord* run_for_seed(int64_t seed) const {
+    for (const RunRecord* r : runs)
+      if (r->info.seed == seed) return r;
+    return nullptr;
+  }
+  std::optional<MeanStd> stat(const std::string& key) const { return stats.at(key); }
+};
+
+// One value for the arm when all its runs agree, else "mixed".
+std::string common(const std::vector<const RunRecord*>& runs, std::string RunRecord::*field) {
+  for (const RunRecord* r : runs)
+    if (r->*field != runs.front()->*field) return "mixed";
+  return runs.front()->*field;
+}
+
+Arm summarize(const std::string& name, std::vector<const RunRecord*> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const RunRecord* a, const RunRecord* b) { return a->info.seed < b->info.seed; });
+  Arm arm;
+  arm.name = name;
+  arm.runs = runs;
+  arm.method = common(runs, &RunRecord::method);
+  arm.device = common(runs, &RunRecord::device);
+  arm.memory_source = common(runs, &RunRecord::memory_source);
+  for (const auto& kv : runs.front()->values) {
+    std::vector<double> xs;
+    for (const RunRecord* r : runs)
+      if (const auto& v = r->values.at(kv.first)) xs.push_back(*v);
+    // A mean over only some seeds would not be comparable with the other arm's: all or nothing.
+    arm.stats[kv.first] = xs.size() == runs.size() ? std::optional<MeanStd>(mean_std(xs)) : std::nullopt;
+  }
+  return arm;
+}
+
+json stat_json(const std::optional<MeanStd>& s) {
+  if (!s) return nullptr;
+  json j = {{"mean", s->mean}, {"n", s->n}};
+  if (s->n > 1) j["std"] = s->std;
+  return j;
+}
+
+bool several_seeds(const Arm& a, const Arm& b) { return a.runs.size() > 1 && b.runs.size() > 1; }
+
+double combined_std(const MeanStd& a, const MeanStd& b) { return std::sqrt(a.std * a.std + b.std * b.std); }
+
+// How a figure reads in evidence strings.
+using Formatter = std::function<std::string(double)>;
+
+std::string with_spread(const MeanStd& s, const Formatter& fmt) {
+  return s.n > 1 ? fmt(s.mean) + " ± " + fmt(s.std) + " (n=" + std::to_string(s.n) + ")" : fmt(s.mean);
+}
+
+// Why arm and baseline values of `key` cannot be compared, or "" when they can.
+std::string incomparable(const Arm& arm, const Arm& base, const std::string& key) {
+  if (key == "train_runtime_s" && arm.device != base.device)
+    return "trained on different devices (" + arm.device + " vs " + base.device + ")";
+  if (key == "peak_memory_bytes" && arm.memory_source != base.memory_source)
+    return "memory measured differently (" + arm.memory_source + " vs " + base.memory_source + ")";
+  if (!arm.stat(key) || !base.stat(key)) return "not measured in every run";
+  return "";
+}
+
+std::optional<double> reduction_percent(const Arm& arm, const Arm& base, const std::string& key) {
+  if (!incomparable(arm, base, key).empty() || base.stat(key)->mean == 0) return std::nullopt;
+  const double b = base.stat(key)->mean;
+  return 100.0 * (b - arm.stat(key)->mean) / b;
+}
+
+json verdict(const Arm& arm, const Arm& base, const std::string& claim, std::optional<bool> holds,
+             const std::string& evidence) {
+  return {{"arm", arm.name}, {"baseline", base.name}, {"claim", claim},
+          {"holds", holds ? json(*holds) : json(nullptr)}, {"evidence", evidence}};
+}
+
+// "memory reduced", "faster", "smaller generalization gap": lower is the claim.
+json lower_than_baseline(const Arm& arm, const Arm& base, const std::string& claim, const std::string& key,
+                         const Formatter& fmt) {
+  if (const std::string why = incomparable(arm, base, key); !why.empty())
+    return verdict(arm, base, claim, std::nullopt, why);
+  const MeanStd a = *arm.stat(key), b = *base.stat(key);
+  std::string evidence = arm.name + " " + with_spread(a, fmt) + " vs " + base.name + " " + with_spread(b, fmt);
+  if (b.mean != 0) evidence += ", " + format_percent(100.0 * (b.mean - a.mean) / b.mean, 1) + " lower";
+  bool holds = a.mean < b.mean;
+  if (holds && several_seeds(arm, base)) {
+    const double noise = combined_std(a, b);
+    holds = b.mean - a.mean > noise;
+    evidence += "; difference " + fmt(b.mean - a.mean) + (holds ? " > " : " <= ") + "combined std " + fmt(noise);
+  }
+  return verdict(arm, base, claim, holds, evidence);
+}
+
+json parameters_verdict(const Arm& arm, const Arm& base) {
+  const std::string claim = "trainable parameters reduced ≥ 99%";
+  const std::optional<double> r = reduction_percent(arm, base, "trainable_params");
+  if (!r) return verdict(arm, base, claim, std::nullopt, "baseline trains no parameters");
+  const std::string evidence = format_count(std::llround(arm.stat("trainable_params")->mean)) + " vs " +
+                               format_count(std::llround(base.stat("trainable_params")->mean)) +
+                               " trainable, " + format_percent(*r, 2) + " fewer";
+  return verdict(arm, base, claim, *r >= 99.0, evidence);
+}
+
+std::string pp(double fraction_diff) {
+  const double points = 100.0 * fraction_diff;
+  return (points >= 0 ? "+" : "") + format_fixed(points, 2);
+}
+
+json accuracy_verdict(const Arm& arm, const Arm& base, const json& pairs, const ComparisonOptions& o) {
+  const std::string claim = "accuracy equal within noise";
+  std::vector<std::string> parts;
+  bool all_equal = true;
+  int tested = 0;
+  for (const json& p : pairs) {
+    if (p["arm"] != arm.name) continue;
+    if (!p.contains("mcnemar")) {
+      parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": " + p["missing"].get<std::string>());
+      continue;
+    }
+    ++tested;
+    const double pv = p["mcnemar"]["p_value"], lo = p["bootstrap"]["lo"], hi = p["bootstrap"]["hi"];
+    const bool equal = pv >= o.alpha && lo <= 0 && hi >= 0;
+    all_equal = all_equal && equal;
+    parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": diff " + pp(p["bootstrap"]["diff"]) +
+                    " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" + pp(lo) + ", " + pp(hi) +
+                    "] pp, McNemar b=" + std::to_string(p["mcnemar"]["b"].get<int64_t>()) +
+                    " c=" + std::to_string(p["mcnemar"]["c"].get<int64_t>()) + " p=" + format_fixed(pv, 4));
+  }
+  if (tested == 0) {
+    parts.insert(parts.begin(), "no seed with predictions from both arms");
+  } else if (several_seeds(arm, base)) {
+    const MeanStd a = *arm.stat("accuracy"), b = *base.stat("accuracy");
+    const double diff = std::fabs(a.mean - b.mean), noise = combined_std(a, b);
+    all_equal = all_equal && diff <= noise;
+    parts.push_back("|mean diff| " + format_fixed(100 * diff, 2) + (diff <= noise ? " <= " : " > ") +
+                    "combined std " + format_fixed(100 * noise, 2) + " pp over seeds");
+  }
+  std::string evidence;
+  for (size_t i = 0; i < parts.size(); ++i) evidence += (i ? "; " : "") + parts[i];
+  return verdict(arm, base, claim, tested ? std::optional<bool>(all_equal) : std::nullopt, evidence);
+}
+
+json pair_json(const Arm& arm, const Arm& base, int64_t seed, std::map<std::string, Predictions>& cache,
+               const ComparisonOptions& o) {
+  json j = {{"arm", arm.name}, {"baseline", base.name}, {"seed", seed}};
+  const std::string pa = join_path(arm.run_for_seed(seed)->info.dir, kPredictionsFile);
+  const std::string pb = join_path(base.run_for_seed(seed)->info.dir, kPredictionsFile);
+  for (const std::string& path : {pa, pb}) {
+    if (!file_exists(path)) {
+      j["missing"] = path + " not found";
+      warn("no paired tests for " + arm.name + " vs " + base.name + " seed " + std::to_string(seed) + ": " + path +
+           " not found");
+      return j;
+    }
+    if (!cache.count(path)) cache[path] = read_predictions(path);
+  }
+  const Predictions &a = cache[pa], &b = cache[pb];
+  check_same_examples(a, b);
+  const McNemarResult m = mcnemar_exact(a.labels, a.preds, b.preds);
+  const BootstrapCI ci =
+      paired_bootstrap_accuracy_diff(a.labels, a.preds, b.preds, o.bootstrap_resamples, o.bootstrap_seed, o.confidence);
+  j["n"] = a.labels.size();
+  j["mcnemar"] = {{"b", m.b}, {"c", m.c}, {"p_value", m.p_value}};
+  j["bootstrap"] = {{"diff", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}, {"resamples", ci.resamples},
+                    {"seed", ci.seed}, {"confidence", ci.confidence}};
+  return j;
+}
+
+const std::vector<std::string> kReducedKeys = {"trainable_params", "peak_memory_bytes", "train_runtime_s",
+                                               "checkpoint_bytes"};
+
+json arm_json(const Arm& arm, const Arm& base) {
+  json seeds = json::array(), metrics = json::object(), reductions = json::object();
+  for (const RunRecord* r : arm.runs) seeds.push_back(r->info.seed);
+  for (const auto& kv : arm.stats) metrics[kv.first] = stat_json(kv.second);
+  for (const std::string& key : kReducedKeys) {
+    const auto r = reduction_percent(arm, base, key);
+    reductions[key] = r ? json(*r) : json(nullptr);
+  }
+  return {{"arm", arm.name},         {"method", arm.method},
+          {"model", common(arm.runs, &RunRecord::model)},
+          {"device", arm.device},    {"memory_source", arm.memory_source},
+          {"seeds", seeds},          {"n_runs", arm.runs.size()},
+          {"metrics", metrics},      {"reduction_percent", reductions}};
+}
+
+}  // namespace
+
+std::vector<RunInfo> discover_runs(const std::string& root) {
+  if (!dir_exists(root)) throw Error(root + ": not a directory");
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root))
+    if (entry.is_regular_file() && entry.path().filename() == kResultsFile) files.push_back(entry.path().string());
+  if (files.empty()) throw Error(root + ": no " + std::string(kResultsFile) + " found below it");
+  std::sort(files.begin(), files.end());
+  std::vector<RunInfo> runs;
+  for (const std::string& file : files) {
+    const json j = read_json(file);
+    RunInfo r;
+    r.dir = std::filesystem::path(file).parent_path().string();
+    r.arm = j.is_object() ? optional_string(j, "/arm", file, "") : "";
+    if (r.arm.empty()) throw Error(file + ": missing /arm");
+    const json* seed = find_at(j, "/seed");
+    if (!seed || !seed->is_number_integer()) throw Error(file + ": missing integer /seed");
+    r.seed = seed->get<int64_t>();
+    runs.push_back(r);
+  }
+  return runs;
+}
+
+json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions& options) {
+  if (runs.empty()) throw Error("nothing to compare: no runs given");
+  std::vector<RunRecord> records;
+  for (const RunInfo& info : runs) records.push_back(read_run(info));
+
+  // Arms in order of first appearance; one run per (arm, seed) so pairing by seed is unambiguous.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const RunRecord*>> by_arm;
+  std::map<std::pair<std::string, int64_t>, std::string> seen;
+  for (const RunRecord& r : records) {
+    const auto key = std::make_pair(r.info.arm, r.info.seed);
+    if (seen.count(key))
+      throw Error("two runs of arm '" + r.info.arm + "' with seed " + std::to_string(r.info.seed) + ": " + seen[key] +
+                  " and " + r.info.dir);
+    seen[key] = r.info.dir;
+    if (!by_arm.count(r.info.arm)) order.push_back(r.info.arm);
+    by_arm[r.info.arm].push_back(&r);
+  }
+  std::vector<Arm> arms;
+  for (const std::string& name : order) arms.push_back(summarize(name, by_arm[name]));
+
+  std::string baseline = options.baseline_arm;
+  if (baseline.empty()) {
+    for (const Arm& a : arms)
+      if (a.method == "full") {
+        baseline = a.name;
+        break;
+      }
+    if (baseline.empty())
+      throw Error("no arm with method \"full\" to serve as the baseline; name one (--baseline ARM)");
+  }
+  const auto base_it = std::find_if(arms.begin(), arms.end(), [&](const Arm& a) { return a.name == baseline; });
+  if (base_it == arms.end()) throw Error("baseline arm '" + baseline + "' is not among the runs");
+  // The baseline leads every table and chart.
+  std::rotate(arms.begin(), base_it, base_it + 1);
+  const Arm& base = arms.front();
+
+  json j;
+  j["baseline"] = base.name;
+  j["options"] = {{"bootstrap_resamples", options.bootstrap_resamples}, {"bootstrap_seed", options.bootstrap_seed},
+                  {"confidence", options.confidence}, {"alpha", options.alpha}};
+  j["runs"] = json::array();
+  for (const RunRecord& r : records)
+    j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir}});
+  j["arms"] = json::array();
+  for (const Arm& a : arms) j["arms"].push_back(arm_json(a, base));
+
+  std::map<std::string, Predictions> cache;
+  j["pairs"] = json::array();
+  j["verdicts"] = json::array();
+  const Formatter bytes = [](double v) { return format_bytes(v); };
+  const Formatter duration = [](double v) { return format_duration(v); };
+  const Formatter loss = [](double v) { return format_fixed(v, 4); };
+  for (size_t i = 1; i < arms.size(); ++i) {
+    const Arm& arm = arms[i];
+    for (const RunRecord* r : arm.runs)
+      if (base.run_for_seed(r->info.seed)) j["pairs"].push_back(pair_json(arm, base, r->info.seed, cache, options));
+    j["verdicts"].push_back(parameters_verdict(arm, base));
+    j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
+    j["verdicts"].push_back(lower_than_baseline(arm, base, "memory reduced", "peak_memory_bytes", bytes));
+    j["verdicts"].push_back(lower_than_baseline(arm, base, "faster", "train_runtime_s", duration));
+    j["verdicts"].push_back(lower_than_baseline(arm, base, "smaller generalization gap", "generalization_gap", loss));
+  }
+  return j;
+}
+
+json write_comparison_outputs(const std::string& out_dir, const std::vector<RunInfo>& runs,
+                              const ComparisonOptions& options) {
+  const json comparison = build_comparison(runs, options);
+  make_dirs(out_dir);
+  write_json_atomic(join_path(out_dir, "comparison.json"), comparison);
+  write_file_atomic(join_path(out_dir, "report.md"), render_markdown(comparison));
+  write_dashboard(comparison, join_path(out_dir, "dashboard.png"));
+  write_tradeoff(comparison, join_path(out_dir, "tradeoff.png"));
+  return comparison;
+}
+
+}  // namespace ft::report

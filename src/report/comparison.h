@@ -1,0 +1,71 @@
+// Full fine-tuning vs LoRA (or any arms) from the run folders `finetune train` writes: per-arm
+// means over seeds, reductions against a baseline arm, paired significance tests on the eval
+// predictions, and a verdict for each of the study's claims.
+//
+// A run folder holds results.json (required), trainer_state.json (loss curves, for the
+// dashboard) and predictions.tsv (id, label, prediction, probability; for the paired tests).
+//
+// Verdict rules (each verdict compares one arm with the baseline; "holds" is null when the
+// inputs cannot decide it, and "evidence" says why):
+//   trainable parameters reduced >= 99%: 100·(base − arm)/base >= 99 on the mean counts.
+//   accuracy equal within noise: every seed shared by both arms has McNemar exact p >= alpha
+//     (0.05) AND a paired-bootstrap CI of acc(arm) − acc(base) that contains 0; when both arms
+//     have >= 2 seeds, additionally |mean acc(arm) − mean acc(base)| <= sqrt(s_arm² + s_base²)
+//     (sample stds over seeds). Null when no seed has predictions from both arms.
+//   memory reduced / faster / smaller generalization gap: the arm's mean is below the
+//     baseline's; with >= 2 seeds in both arms the difference must also exceed
+//     sqrt(s_arm² + s_base²), else it is within run-to-run noise and the claim fails. Memory
+//     and time are null when the two arms ran on different devices (or measured memory
+//     differently), since the numbers would not be comparable.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ft::report {
+
+struct RunInfo {
+  std::string arm;
+  int64_t seed = 0;
+  std::string dir;  // the folder holding results.json
+};
+
+struct ComparisonOptions {
+  std::string baseline_arm;  // empty: the first arm whose method is "full"
+  int bootstrap_resamples = 10000;
+  uint64_t bootstrap_seed = 42;
+  double confidence = 0.95;
+  double alpha = 0.05;  // McNemar significance level for "equal within noise"
+};
+
+// Every results.json below `root` (recursively), with arm and seed read from it, ordered by
+// folder path so the result does not depend on directory listing order. Throws ft::Error when
+// root is not a directory, when none is found, or when a results.json lacks arm or seed.
+std::vector<RunInfo> discover_runs(const std::string& root);
+
+// The comparison.json document:
+//   baseline, options (bootstrap_resamples, bootstrap_seed, confidence, alpha),
+//   runs: [{arm, seed, method, dir}],
+//   arms (baseline first): [{arm, method, model, device, memory_source, seeds, n_runs,
+//     metrics: {trainable_params, total_params, trainable_percent, peak_memory_bytes,
+//               train_runtime_s, checkpoint_bytes, accuracy, f1, eval_loss, train_loss,
+//               generalization_gap} each {mean, n, std (only when n > 1)} or null when not
+//               measured in every run,
+//     reduction_percent: {trainable_params, peak_memory_bytes, train_runtime_s,
+//                         checkpoint_bytes} vs the baseline, null when not comparable}],
+//   pairs: [{arm, baseline, seed, n, mcnemar {b: arm right & baseline wrong, c: the reverse,
+//            p_value}, bootstrap {diff = acc(arm) − acc(baseline), lo, hi, ...}}]
+//          ({arm, baseline, seed, missing} when a predictions.tsv is absent),
+//   verdicts: [{arm, baseline, claim, holds (true/false/null), evidence}].
+// Throws ft::Error naming the file for a missing or malformed results.json or
+// predictions.tsv, for two runs with the same arm and seed, or for an unknown baseline arm.
+nlohmann::json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions& options = {});
+
+// What `finetune report` and `finetune compare` produce, all written atomically into out_dir:
+// comparison.json, report.md, dashboard.png and tradeoff.png. The text outputs are written
+// before the charts, so they survive a missing gnuplot (which still throws ft::Error).
+nlohmann::json write_comparison_outputs(const std::string& out_dir, const std::vector<RunInfo>& runs,
+                                        const ComparisonOptions& options = {});
+
+}  // namespace ft::report

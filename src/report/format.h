@@ -1,0 +1,19 @@
+// Human-readable numbers for reports and chart labels: "887,042", "0.80%", "3.4 MB", "1m 40s".
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace ft::report {
+
+// 1234567 → "1,234,567"
+std::string format_count(int64_t n);
+// Decimal units (kB = 1000 B), as disk and checkpoint sizes are usually quoted: 3400000 → "3.4 MB".
+std::string format_bytes(double bytes);
+// 100 → "1m 40s"; under a minute keeps one decimal ("5.2s"); hours as "1h 02m".
+std::string format_duration(double seconds);
+// Fixed decimals followed by "%": (0.8019, 2) → "0.80%".
+std::string format_percent(double percent, int decimals = 2);
+// Fixed decimals: (0.01537, 4) → "0.0154".
+std::string format_fixed(double value, int decimals);
+
+}  // namespace ft::report

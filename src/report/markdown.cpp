@@ -1,0 +1,160 @@
+#include "report/markdown.h"
+
+#include <cmath>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "report/format.h"
+
+namespace ft::report {
+namespace {
+
+using nlohmann::json;
+using Formatter = std::function<std::string(double)>;
+
+const char* const kNone = "—";
+
+// "mean" or "mean ± std" for a metric object of comparison.json; "—" when not measured.
+std::string cell(const json& metric, const Formatter& fmt) {
+  if (metric.is_null()) return kNone;
+  std::string s = fmt(metric["mean"].get<double>());
+  if (metric.contains("std")) s += " ± " + fmt(metric["std"].get<double>());
+  return s;
+}
+
+std::string reduction_cell(const json& arm, const std::string& key, bool is_baseline) {
+  if (is_baseline) return kNone;
+  const json& r = arm["reduction_percent"][key];
+  return r.is_null() ? kNone : format_percent(r.get<double>(), 2);
+}
+
+void row(std::ostringstream& out, const std::vector<std::string>& cells) {
+  out << "|";
+  for (const std::string& c : cells) out << " " << c << " |";
+  out << "\n";
+}
+
+// Text columns (the first `text_columns`) align left, figures right.
+void header(std::ostringstream& out, const std::vector<std::string>& cells, size_t text_columns = 1) {
+  row(out, cells);
+  out << "|";
+  for (size_t i = 0; i < cells.size(); ++i) out << (i < text_columns ? " --- |" : " ---: |");
+  out << "\n";
+}
+
+std::string seeds_text(const json& arm) {
+  std::string s;
+  for (const json& seed : arm["seeds"]) s += (s.empty() ? "" : ", ") + std::to_string(seed.get<int64_t>());
+  return s;
+}
+
+std::string memory_source_text(const std::string& source) {
+  if (source == "cuda_peak_allocated_bytes") return "CUDA allocator peak";
+  if (source == "peak_rss_bytes") return "process peak RSS";
+  return source;
+}
+
+std::string points(double fraction) { return (fraction >= 0 ? "+" : "") + format_fixed(100 * fraction, 2) + " pp"; }
+
+}  // namespace
+
+std::string render_markdown(const json& c) {
+  const Formatter count = [](double v) { return format_count(std::llround(v)); };
+  const Formatter pct = [](double v) { return format_percent(v, 2); };
+  const Formatter bytes = [](double v) { return format_bytes(v); };
+  const Formatter duration = [](double v) { return format_duration(v); };
+  const Formatter fraction = [](double v) { return format_percent(100 * v, 2); };
+  const Formatter loss = [](double v) { return format_fixed(v, 4); };
+  const std::string base = c["baseline"];
+
+  std::ostringstream out;
+  out << "# Fine-tuning comparison\n\n";
+  out << "Baseline arm: **" << base << "**. Figures are means over seeds (± sample std when an arm has "
+      << "several); reductions are 100·(baseline − arm)/baseline.\n\n";
+  header(out, {"Arm", "Method", "Model", "Device", "Seeds"}, 5);
+  for (const json& a : c["arms"])
+    row(out, {a["arm"], a["method"], a["model"], a["device"], seeds_text(a)});
+
+  out << "\n## Parameters\n\n";
+  header(out, {"Arm", "Trainable", "Total", "Trainable %", "Reduction vs " + base});
+  for (const json& a : c["arms"]) {
+    const json& m = a["metrics"];
+    row(out, {a["arm"], cell(m["trainable_params"], count), cell(m["total_params"], count),
+              cell(m["trainable_percent"], pct), reduction_cell(a, "trainable_params", a["arm"] == base)});
+  }
+
+  out << "\n## Resources\n\n";
+  header(out, {"Arm", "Peak memory", "Memory reduction", "Training time", "Time reduction", "Checkpoint",
+               "Checkpoint reduction"});
+  for (const json& a : c["arms"]) {
+    const json& m = a["metrics"];
+    const bool is_base = a["arm"] == base;
+    row(out, {a["arm"], cell(m["peak_memory_bytes"], bytes), reduction_cell(a, "peak_memory_bytes", is_base),
+              cell(m["train_runtime_s"], duration), reduction_cell(a, "train_runtime_s", is_base),
+              cell(m["checkpoint_bytes"], bytes), reduction_cell(a, "checkpoint_bytes", is_base)});
+  }
+  std::set<std::string> sources;
+  for (const json& a : c["arms"]) sources.insert(a["memory_source"].get<std::string>());
+  out << "\nPeak memory is the";
+  if (sources.size() == 1) {
+    out << " " << memory_source_text(*sources.begin());
+  } else {
+    for (const json& a : c["arms"])
+      out << (a["arm"] == base ? " " : ", ") << memory_source_text(a["memory_source"]) << " for "
+          << a["arm"].get<std::string>();
+  }
+  out << ". A reduction shows — when the two arms ran on different devices or measured memory differently.\n";
+
+  out << "\n## Metrics\n\n";
+  header(out, {"Arm", "Accuracy", "F1", "Eval loss", "Train loss", "Generalization gap"});
+  for (const json& a : c["arms"]) {
+    const json& m = a["metrics"];
+    row(out, {a["arm"], cell(m["accuracy"], fraction), cell(m["f1"], fraction), cell(m["eval_loss"], loss),
+              cell(m["train_loss"], loss), cell(m["generalization_gap"], loss)});
+  }
+  out << "\nGeneralization gap = eval loss − train loss.\n";
+
+  const json& o = c["options"];
+  out << "\n## Statistics\n\n";
+  if (c["pairs"].empty()) {
+    out << "No arm shares a seed with the baseline, so there are no paired tests.\n";
+  } else {
+    const std::string conf = format_fixed(100 * o["confidence"].get<double>(), 0) + "% CI";
+    header(out, {"Arm vs " + base, "Seed", "Examples", "b", "c", "McNemar p", "Accuracy diff", conf});
+    for (const json& p : c["pairs"]) {
+      const std::string seed = std::to_string(p["seed"].get<int64_t>());
+      if (!p.contains("mcnemar")) {
+        row(out, {p["arm"], seed, kNone, kNone, kNone, kNone, kNone, p["missing"]});
+        continue;
+      }
+      const json &m = p["mcnemar"], &b = p["bootstrap"];
+      row(out, {p["arm"], seed, format_count(p["n"].get<int64_t>()), format_count(m["b"].get<int64_t>()),
+                format_count(m["c"].get<int64_t>()), format_fixed(m["p_value"].get<double>(), 4),
+                points(b["diff"].get<double>()),
+                "[" + points(b["lo"].get<double>()) + ", " + points(b["hi"].get<double>()) + "]"});
+    }
+    out << "\nb: examples the arm gets right and the baseline wrong; c: the reverse. McNemar is the exact "
+        << "two-sided binomial test on b and c. The interval is a paired bootstrap of acc(arm) − acc(baseline) with "
+        << format_count(o["bootstrap_resamples"].get<int64_t>()) << " resamples (seed "
+        << o["bootstrap_seed"].get<uint64_t>() << ").\n";
+  }
+
+  out << "\n## Verdicts\n\n";
+  if (c["verdicts"].empty()) out << "Only one arm: nothing to compare.\n";
+  for (const json& v : c["verdicts"]) {
+    const json& h = v["holds"];
+    const std::string word = h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold";
+    out << "- " << v["arm"].get<std::string>() << " vs " << v["baseline"].get<std::string>() << ", "
+        << v["claim"].get<std::string>() << ": **" << word << "** — " << v["evidence"].get<std::string>() << "\n";
+  }
+  out << "\nRules: parameters hold at a reduction of at least 99%. Accuracy is equal within noise when, for every "
+      << "seed both arms ran, McNemar p ≥ " << format_fixed(o["alpha"].get<double>(), 2)
+      << " and the bootstrap interval contains 0, and, with two or more seeds per arm, |mean difference| ≤ "
+      << "sqrt(std_arm² + std_baseline²). Memory, time and gap hold when the arm's mean is lower, by more than that "
+      << "combined std when both arms have two or more seeds.\n";
+  return out.str();
+}
+
+}  // namespace ft::report

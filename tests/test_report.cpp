@@ -1,0 +1,451 @@
+// Comparison, report and charts from synthetic run folders with known figures and predictions.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "report/comparison.h"
+#include "report/dashboard.h"
+#include "report/format.h"
+#include "report/markdown.h"
+#include "test_util.h"
+
+namespace {
+
+using nlohmann::json;
+using namespace ft::report;
+using ft::testing::TempDir;
+
+constexpr int64_t kExamples = 1000;
+
+// Labels alternate 0/1; the run gets exactly the examples in [wrong_from, wrong_to) wrong.
+struct Wrong {
+  int64_t from = 0, to = 0;
+};
+
+struct FakeRun {
+  std::string arm = "full", method = "full";
+  int64_t seed = 42;
+  int64_t trainable = 110619650, total = 110619650;
+  double f1 = 0.9, eval_loss = 0.27, train_loss = 0.25, gap = 0.02, runtime_s = 100;
+  double peak_rss_bytes = 2e9, cuda_peak_bytes = 0, checkpoint_bytes = 420e6;
+  std::string device = "cpu";
+  Wrong wrong{0, 100};
+  bool predictions = true;
+};
+
+int64_t label_of(int64_t i) { return i % 2; }
+
+void write_run(const std::string& dir, const FakeRun& r) {
+  ft::make_dirs(dir);
+  const double accuracy = 1.0 - static_cast<double>(r.wrong.to - r.wrong.from) / kExamples;
+  const json eval = {{"loss", r.eval_loss}, {"accuracy", accuracy}, {"f1", r.f1}, {"n", kExamples}};
+  const json results = {
+      {"arm", r.arm},
+      {"method", r.method},
+      {"seed", r.seed},
+      {"model", "klue/roberta-base"},
+      {"parameters", {{"trainable", r.trainable}, {"total", r.total}}},
+      {"train", {{"final_loss", r.train_loss}, {"runtime_s", r.runtime_s}}},
+      {"eval", {{"final", eval}, {"best", eval}}},
+      {"generalization_gap", r.gap},
+      {"memory", {{"peak_rss_bytes", r.peak_rss_bytes}, {"cuda_peak_allocated_bytes", r.cuda_peak_bytes}}},
+      {"checkpoint", {{"path", "checkpoint"}, {"bytes", r.checkpoint_bytes}}},
+      {"environment", {{"device", r.device}}}};
+  ft::write_json_atomic(ft::join_path(dir, "results.json"), results);
+  // Loss falls over three epochs; validation flattens out above train, as fine-tuning does.
+  json history = json::array();
+  for (int step = 10; step <= 300; step += 10) {
+    const double epoch = step / 100.0;
+    history.push_back({{"loss", r.train_loss + 0.12 / epoch}, {"learning_rate", 1e-5}, {"epoch", epoch}, {"step", step}});
+    if (step % 100 == 0)
+      history.push_back(
+          {{"eval_loss", r.eval_loss + 0.05 / epoch}, {"eval_accuracy", accuracy}, {"epoch", epoch}, {"step", step}});
+  }
+  history.push_back({{"train_runtime", r.runtime_s}, {"train_loss", r.train_loss}, {"epoch", 3.0}, {"step", 300}});
+  ft::write_json_atomic(ft::join_path(dir, "trainer_state.json"), {{"log_history", history}, {"global_step", 300}});
+  if (!r.predictions) return;
+  std::string tsv = "id\tlabel\tprediction\tprobability\n";
+  for (int64_t i = 0; i < kExamples; ++i) {
+    const bool wrong = i >= r.wrong.from && i < r.wrong.to;
+    const int64_t pred = wrong ? 1 - label_of(i) : label_of(i);
+    tsv += std::to_string(i) + "\t" + std::to_string(label_of(i)) + "\t" + std::to_string(pred) + "\t0.9\n";
+  }
+  ft::write_file_atomic(ft::join_path(dir, "predictions.tsv"), tsv);
+}
+
+// The study's shape: LoRA trains 0.8%, uses less memory, runs faster, has a smaller gap.
+FakeRun lora_run() {
+  FakeRun r;
+  r.arm = r.method = "lora";
+  r.trainable = 887042;
+  r.peak_rss_bytes = 1.2e9;
+  r.runtime_s = 73;
+  r.checkpoint_bytes = 3.4e6;
+  r.gap = 0.0154;
+  r.eval_loss = 0.26;
+  r.wrong = {10, 110};  // b = 10 (0..9), c = 10 (100..109): equal accuracy, p = 1
+  return r;
+}
+
+FakeRun full_run() {
+  FakeRun r;
+  r.gap = 0.1618;
+  return r;
+}
+
+std::vector<RunInfo> write_runs(const TempDir& tmp, const std::vector<FakeRun>& runs) {
+  std::vector<RunInfo> out;
+  for (const FakeRun& r : runs) {
+    const std::string dir = tmp / (r.arm + "_seed" + std::to_string(r.seed));
+    write_run(dir, r);
+    out.push_back({r.arm, r.seed, dir});
+  }
+  return out;
+}
+
+const json& arm_of(const json& c, const std::string& name) {
+  for (const json& a : c["arms"])
+    if (a["arm"] == name) return a;
+  throw std::runtime_error("no arm " + name);
+}
+
+json verdict_of(const json& c, const std::string& claim) {
+  for (const json& v : c["verdicts"])
+    if (v["claim"] == claim) return v;
+  throw std::runtime_error("no verdict " + claim);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ft::Error& e) {
+    return e.what();
+  }
+  return "(no ft::Error)";
+}
+
+bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
+
+struct PngSize {
+  uint32_t width = 0, height = 0;
+};
+
+// Width and height from the IHDR chunk, which the PNG format requires first.
+PngSize png_size(const std::string& path) {
+  const std::string bytes = ft::read_file(path);
+  EXPECT_GE(bytes.size(), 24u);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_EQ(bytes.substr(12, 4), "IHDR");
+  const auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+TEST(ReportFormat, HumanReadableNumbers) {
+  EXPECT_EQ(format_count(887042), "887,042");
+  EXPECT_EQ(format_count(-1234567), "-1,234,567");
+  EXPECT_EQ(format_count(12), "12");
+  EXPECT_EQ(format_percent(0.8019), "0.80%");
+  EXPECT_EQ(format_bytes(3.4e6), "3.4 MB");
+  EXPECT_EQ(format_bytes(420e6), "420.0 MB");
+  EXPECT_EQ(format_bytes(512), "512 B");
+  EXPECT_EQ(format_bytes(2.5e9), "2.5 GB");
+  EXPECT_EQ(format_duration(100), "1m 40s");
+  EXPECT_EQ(format_duration(5.24), "5.2s");
+  EXPECT_EQ(format_duration(3720), "1h 02m");
+}
+
+TEST(ReportComparison, ReductionsAndFiguresMatchHandComputation) {
+  TempDir tmp("report");
+  const FakeRun full = full_run(), lora = lora_run();
+  const json c = build_comparison(write_runs(tmp, {lora, full}));
+  EXPECT_EQ(c["baseline"], "full");
+  ASSERT_EQ(c["arms"].size(), 2u);
+  EXPECT_EQ(c["arms"][0]["arm"], "full") << "the baseline leads";
+  const json& a = arm_of(c, "lora");
+  const json& m = a["metrics"];
+  EXPECT_DOUBLE_EQ(m["trainable_params"]["mean"], 887042);
+  EXPECT_EQ(m["trainable_params"]["n"], 1);
+  EXPECT_FALSE(m["trainable_params"].contains("std")) << "one seed: no spread";
+  EXPECT_DOUBLE_EQ(m["trainable_percent"]["mean"], 100.0 * 887042 / 110619650);
+  EXPECT_DOUBLE_EQ(m["accuracy"]["mean"], 0.9);
+  EXPECT_DOUBLE_EQ(m["eval_loss"]["mean"], 0.26);
+  EXPECT_DOUBLE_EQ(m["generalization_gap"]["mean"], 0.0154);
+  const json& r = a["reduction_percent"];
+  EXPECT_DOUBLE_EQ(r["trainable_params"], 100.0 * (110619650.0 - 887042) / 110619650);
+  EXPECT_DOUBLE_EQ(r["peak_memory_bytes"], 100.0 * (2e9 - 1.2e9) / 2e9);
+  EXPECT_DOUBLE_EQ(r["train_runtime_s"], 100.0 * (100 - 73) / 100.0);
+  EXPECT_DOUBLE_EQ(r["checkpoint_bytes"], 100.0 * (420e6 - 3.4e6) / 420e6);
+  EXPECT_EQ(a["memory_source"], "peak_rss_bytes");
+  EXPECT_DOUBLE_EQ(arm_of(c, "full")["reduction_percent"]["train_runtime_s"], 0.0);
+
+  EXPECT_EQ(verdict_of(c, "trainable parameters reduced ≥ 99%")["holds"], true);
+  EXPECT_EQ(verdict_of(c, "memory reduced")["holds"], true);
+  EXPECT_EQ(verdict_of(c, "faster")["holds"], true);
+  EXPECT_EQ(verdict_of(c, "smaller generalization gap")["holds"], true);
+  EXPECT_NE(verdict_of(c, "trainable parameters reduced ≥ 99%")["evidence"].get<std::string>().find("887,042"),
+            std::string::npos);
+  // Survives a round trip through the file format.
+  EXPECT_EQ(json::parse(c.dump()), c);
+}
+
+TEST(ReportComparison, McNemarCountsAndEqualAccuracy) {
+  TempDir tmp("report");
+  const json c = build_comparison(write_runs(tmp, {full_run(), lora_run()}));
+  ASSERT_EQ(c["pairs"].size(), 1u);
+  const json& p = c["pairs"][0];
+  EXPECT_EQ(p["seed"], 42);
+  EXPECT_EQ(p["n"], kExamples);
+  EXPECT_EQ(p["mcnemar"]["b"], 10) << "lora right, full wrong: examples 0..9";
+  EXPECT_EQ(p["mcnemar"]["c"], 10) << "lora wrong, full right: examples 100..109";
+  EXPECT_DOUBLE_EQ(p["mcnemar"]["p_value"], 1.0);
+  EXPECT_DOUBLE_EQ(p["bootstrap"]["diff"], 0.0);
+  EXPECT_LE(p["bootstrap"]["lo"].get<double>(), 0.0);
+  EXPECT_GE(p["bootstrap"]["hi"].get<double>(), 0.0);
+  EXPECT_EQ(p["bootstrap"]["resamples"], 10000);
+  EXPECT_EQ(p["bootstrap"]["seed"], 42);
+  EXPECT_EQ(verdict_of(c, "accuracy equal within noise")["holds"], true);
+}
+
+TEST(ReportComparison, ClearlyDifferentAccuracyIsNotEqual) {
+  TempDir tmp("report");
+  FakeRun full = full_run(), lora = lora_run();
+  full.wrong = {0, 50};
+  lora.wrong = {0, 150};  // b = 0, c = 100: lora 10 points worse
+  const json c = build_comparison(write_runs(tmp, {full, lora}));
+  const json& p = c["pairs"][0];
+  EXPECT_EQ(p["mcnemar"]["b"], 0);
+  EXPECT_EQ(p["mcnemar"]["c"], 100);
+  EXPECT_LT(p["mcnemar"]["p_value"].get<double>(), 1e-20);
+  EXPECT_DOUBLE_EQ(p["bootstrap"]["diff"], -0.1);
+  EXPECT_LT(p["bootstrap"]["hi"].get<double>(), 0.0);
+  const json v = verdict_of(c, "accuracy equal within noise");
+  EXPECT_EQ(v["holds"], false);
+  EXPECT_NE(v["evidence"].get<std::string>().find("b=0 c=100"), std::string::npos) << v["evidence"];
+}
+
+TEST(ReportComparison, SeveralSeedsGiveMeanStdAndTheSpreadRule) {
+  TempDir tmp("report");
+  std::vector<FakeRun> runs;
+  const double full_times[] = {100, 110, 90}, lora_times[] = {99, 101, 100};
+  for (int s = 0; s < 3; ++s) {
+    FakeRun f = full_run(), l = lora_run();
+    f.seed = l.seed = s;
+    f.runtime_s = full_times[s];
+    l.runtime_s = lora_times[s];
+    runs.push_back(f);
+    runs.push_back(l);
+  }
+  const json c = build_comparison(write_runs(tmp, runs));
+  const json& t = arm_of(c, "full")["metrics"]["train_runtime_s"];
+  EXPECT_DOUBLE_EQ(t["mean"], 100);
+  EXPECT_DOUBLE_EQ(t["std"], 10);
+  EXPECT_EQ(t["n"], 3);
+  EXPECT_EQ(arm_of(c, "lora")["seeds"], json({0, 1, 2}));
+  EXPECT_EQ(c["pairs"].size(), 3u);
+  // Equal means: not faster. Memory differs far beyond its (zero) spread: reduced.
+  EXPECT_EQ(verdict_of(c, "faster")["holds"], false);
+  EXPECT_EQ(verdict_of(c, "memory reduced")["holds"], true);
+  const json acc = verdict_of(c, "accuracy equal within noise");
+  EXPECT_EQ(acc["holds"], true);
+  EXPECT_NE(acc["evidence"].get<std::string>().find("combined std"), std::string::npos) << acc["evidence"];
+
+  // A lower mean inside the run-to-run noise does not count as faster.
+  TempDir tmp2("report");
+  for (int s = 0; s < 3; ++s) runs[2 * s + 1].runtime_s = lora_times[s] - 5;
+  const json c2 = build_comparison(write_runs(tmp2, runs));
+  const json faster = verdict_of(c2, "faster");
+  EXPECT_EQ(faster["holds"], false);
+  EXPECT_NE(faster["evidence"].get<std::string>().find("<= combined std"), std::string::npos) << faster["evidence"];
+}
+
+TEST(ReportComparison, IncomparableOrMissingInputsAreUndecided) {
+  TempDir tmp("report");
+  FakeRun full = full_run(), lora = lora_run();
+  lora.device = "cuda";
+  lora.cuda_peak_bytes = 1e9;
+  lora.predictions = false;
+  const json c = build_comparison(write_runs(tmp, {full, lora}));
+  EXPECT_EQ(arm_of(c, "lora")["memory_source"], "cuda_peak_allocated_bytes");
+  EXPECT_DOUBLE_EQ(arm_of(c, "lora")["metrics"]["peak_memory_bytes"]["mean"], 1e9);
+  EXPECT_TRUE(arm_of(c, "lora")["reduction_percent"]["train_runtime_s"].is_null());
+  EXPECT_TRUE(arm_of(c, "lora")["reduction_percent"]["peak_memory_bytes"].is_null());
+  EXPECT_TRUE(verdict_of(c, "faster")["holds"].is_null());
+  EXPECT_TRUE(verdict_of(c, "memory reduced")["holds"].is_null());
+  EXPECT_NE(verdict_of(c, "faster")["evidence"].get<std::string>().find("different devices"), std::string::npos);
+  const json acc = verdict_of(c, "accuracy equal within noise");
+  EXPECT_TRUE(acc["holds"].is_null());
+  EXPECT_NE(acc["evidence"].get<std::string>().find("predictions.tsv not found"), std::string::npos) << acc["evidence"];
+  EXPECT_TRUE(c["pairs"][0].contains("missing"));
+
+  // Seeds that do not match leave nothing to pair.
+  TempDir tmp2("report");
+  FakeRun other = lora_run();
+  other.seed = 7;
+  const json c2 = build_comparison(write_runs(tmp2, {full_run(), other}));
+  EXPECT_TRUE(c2["pairs"].empty());
+  EXPECT_TRUE(verdict_of(c2, "accuracy equal within noise")["holds"].is_null());
+}
+
+TEST(ReportComparison, BaselineChoice) {
+  TempDir tmp("report");
+  FakeRun full2 = full_run();
+  full2.arm = "full_lr5e-5";
+  const std::vector<RunInfo> runs = write_runs(tmp, {lora_run(), full2, full_run()});
+  EXPECT_EQ(build_comparison(runs)["baseline"], "full_lr5e-5") << "first full arm in run order";
+  ComparisonOptions o;
+  o.baseline_arm = "lora";
+  const json c = build_comparison(runs, o);
+  EXPECT_EQ(c["baseline"], "lora");
+  EXPECT_EQ(c["verdicts"].size(), 10u) << "five claims for each of two arms";
+  o.baseline_arm = "nope";
+  EXPECT_NE(error_of([&] { build_comparison(runs, o); }).find("'nope'"), std::string::npos);
+  const std::vector<RunInfo> lora_only(runs.begin(), runs.begin() + 1);
+  EXPECT_NE(error_of([&] { build_comparison(lora_only); }).find("--baseline"), std::string::npos);
+}
+
+TEST(ReportComparison, MissingOrMalformedResultsNameTheFile) {
+  TempDir tmp("report");
+  std::vector<RunInfo> runs = write_runs(tmp, {full_run(), lora_run()});
+  const std::string lora_results = ft::join_path(runs[1].dir, "results.json");
+
+  std::filesystem::remove(lora_results);
+  EXPECT_NE(error_of([&] { build_comparison(runs); }).find(lora_results), std::string::npos);
+
+  ft::write_file_atomic(lora_results, "{\"arm\": \"lora\",\n \"seed\": ");
+  const std::string malformed = error_of([&] { build_comparison(runs); });
+  EXPECT_NE(malformed.find(lora_results), std::string::npos) << malformed;
+  EXPECT_NE(error_of([&] { discover_runs(tmp.path); }).find(lora_results), std::string::npos);
+
+  json j = ft::read_json(ft::join_path(runs[0].dir, "results.json"));
+  j["eval"]["final"].erase("accuracy");
+  ft::write_json_atomic(lora_results, j);
+  const std::string missing = error_of([&] { build_comparison(runs); });
+  EXPECT_NE(missing.find(lora_results), std::string::npos) << missing;
+  EXPECT_NE(missing.find("/eval/final/accuracy"), std::string::npos) << missing;
+
+  // Predictions of different examples cannot be paired.
+  runs = write_runs(tmp, {full_run(), lora_run()});
+  ft::write_file_atomic(ft::join_path(runs[1].dir, "predictions.tsv"), "id\tlabel\tprediction\n0\t0\t0\n");
+  EXPECT_NE(error_of([&] { build_comparison(runs); }).find("different numbers of examples"), std::string::npos);
+  ft::write_file_atomic(ft::join_path(runs[1].dir, "predictions.tsv"), "id\tlabel\tprediction\n0\tzero\t0\n");
+  EXPECT_NE(error_of([&] { build_comparison(runs); }).find("predictions.tsv:2"), std::string::npos);
+}
+
+TEST(ReportComparison, DiscoverRunsFindsNestedResultsInPathOrder) {
+  TempDir tmp("report");
+  FakeRun a = lora_run(), b = full_run(), c = full_run();
+  c.seed = 7;
+  write_run(tmp / "sweep/z_lora", a);
+  write_run(tmp / "full/seed42", b);
+  write_run(tmp / "full/seed7", c);
+  const std::vector<RunInfo> runs = discover_runs(tmp.path);
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[0].dir, tmp / "full/seed42");
+  EXPECT_EQ(runs[0].arm, "full");
+  EXPECT_EQ(runs[1].seed, 7);
+  EXPECT_EQ(runs[2].arm, "lora");
+  TempDir empty("report");
+  EXPECT_NE(error_of([&] { discover_runs(empty.path); }).find("no results.json"), std::string::npos);
+
+  // Two runs claiming the same arm and seed are ambiguous for pairing.
+  write_run(tmp / "again", b);
+  EXPECT_NE(error_of([&] { build_comparison(discover_runs(tmp.path)); }).find("two runs of arm 'full' with seed 42"),
+            std::string::npos);
+}
+
+TEST(ReportMarkdown, TablesAndOneVerdictLinePerClaim) {
+  TempDir tmp("report");
+  FakeRun full = full_run();
+  full.runtime_s = 137;
+  const std::string md = render_markdown(build_comparison(write_runs(tmp, {full, lora_run()})));
+  for (const char* expected :
+       {"## Parameters", "## Resources", "## Metrics", "## Statistics", "## Verdicts", "887,042", "110,619,650",
+        "0.80%", "3.4 MB", "420.0 MB", "2.0 GB", "2m 17s", "1m 13s", "90.00%", "0.1618", "0.0154",
+        "- lora vs full, trainable parameters reduced ≥ 99%: **holds**",
+        "- lora vs full, accuracy equal within noise: **holds**", "- lora vs full, memory reduced: **holds**",
+        "- lora vs full, faster: **holds**", "- lora vs full, smaller generalization gap: **holds**"})
+    EXPECT_NE(md.find(expected), std::string::npos) << "missing: " << expected << "\n" << md;
+}
+
+TEST(ReportDashboard, ChartsArePng1600x1000) {
+  if (!have_gnuplot()) GTEST_SKIP() << "gnuplot not on PATH";
+  TempDir tmp("report");
+  std::vector<FakeRun> runs = {full_run(), lora_run()};
+  FakeRun third = lora_run();
+  third.arm = "lora_r16";
+  third.trainable = 1181954;
+  runs.push_back(third);
+  const std::vector<RunInfo> infos = write_runs(tmp, runs);
+  const std::string out = tmp / "out";
+  write_comparison_outputs(out, infos);
+  for (const char* name : {"dashboard.png", "tradeoff.png"}) {
+    const PngSize size = png_size(ft::join_path(out, name));
+    EXPECT_EQ(size.width, static_cast<uint32_t>(kChartWidthPx)) << name;
+    EXPECT_EQ(size.height, static_cast<uint32_t>(kChartHeightPx)) << name;
+  }
+  std::set<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(out)) files.insert(e.path().filename().string());
+  EXPECT_EQ(files, (std::set<std::string>{"comparison.json", "report.md", "dashboard.png", "tradeoff.png"}))
+      << "no temporary files left behind";
+  EXPECT_EQ(ft::read_json(ft::join_path(out, "comparison.json"))["baseline"], "full");
+}
+
+TEST(ReportDashboard, MissingGnuplotIsAClearErrorAfterTheTextOutputs) {
+  TempDir tmp("report");
+  const std::vector<RunInfo> runs = write_runs(tmp, {full_run(), lora_run()});
+  ::setenv("FT_GNUPLOT", "/nonexistent/gnuplot", 1);
+  const std::string err = error_of([&] { write_comparison_outputs(tmp / "out", runs); });
+  ::unsetenv("FT_GNUPLOT");
+  EXPECT_NE(err.find("gnuplot not found"), std::string::npos) << err;
+  EXPECT_TRUE(ft::file_exists(tmp / "out/comparison.json"));
+  EXPECT_TRUE(ft::file_exists(tmp / "out/report.md"));
+  EXPECT_FALSE(ft::file_exists(tmp / "out/dashboard.png"));
+}
+
+// Runs the real binary; returns the exit status and fills `output` with stdout and stderr.
+int run_binary(const std::string& args, std::string& output) {
+  FILE* pipe = ::popen((std::string(FT_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
+  const int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ReportCli, RegeneratesOutputsAndPrintsVerdicts) {
+  if (!have_gnuplot()) GTEST_SKIP() << "gnuplot not on PATH";
+  TempDir tmp("report");
+  write_runs(tmp, {full_run(), lora_run()});
+  std::string out;
+  ASSERT_EQ(run_binary("report --run-dir " + tmp.path, out), 0) << out;
+  EXPECT_NE(out.find("lora vs full: faster: holds"), std::string::npos) << out;
+  for (const char* name : {"comparison.json", "report.md", "dashboard.png", "tradeoff.png"})
+    EXPECT_TRUE(ft::file_exists(tmp / name)) << name;
+  // Running again over its own outputs changes nothing about which runs it sees.
+  out.clear();
+  ASSERT_EQ(run_binary("report --run-dir " + tmp.path + " --baseline lora", out), 0) << out;
+  EXPECT_EQ(ft::read_json(tmp / "comparison.json")["baseline"], "lora");
+
+  out.clear();
+  EXPECT_NE(run_binary("report --run-dir " + tmp.path + " --baseline nope", out), 0);
+  EXPECT_NE(out.find("error: baseline arm 'nope'"), std::string::npos) << out;
+  TempDir empty("report");
+  out.clear();
+  EXPECT_NE(run_binary("report --run-dir " + empty.path, out), 0);
+  EXPECT_NE(out.find("no results.json"), std::string::npos) << out;
+}
+
+}  // namespace
