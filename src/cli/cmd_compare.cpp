@@ -7,6 +7,7 @@
 #include "cli/options.h"
 #include "core/files.h"
 #include "experiment/compare.h"
+#include "report/comparison.h"
 
 namespace ft::cli {
 namespace {
@@ -55,8 +56,9 @@ void add_compare_command(CLI::App& app) {
     // eval_steps alone means "evaluate every N steps" on top of the epoch-end evaluations.
     if (common->contains("eval_steps")) (*common)["eval_strategy"] = "steps";
     spec.common.update(*common);
-    experiment::run_compare(spec, self_binary());
-    std::cout << "comparison written to " << spec.output_dir << " (report.md, comparison.json, dashboard.png, tradeoff.png)\n";
+    const nlohmann::json c = experiment::run_compare(spec, self_binary());
+    std::cout << report::verdict_lines(c) << "comparison written to " << spec.output_dir
+              << " (report.md, comparison.json, dashboard.png, tradeoff.png)\n";
   });
 }
 

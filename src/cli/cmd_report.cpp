@@ -24,13 +24,7 @@ void run_report(const ReportArgs& a) {
   for (const char* name : {"comparison.json", "report.md", "dashboard.png", "tradeoff.png"})
     info("wrote " + join_path(a.run_dir, name));
   // The verdicts are the answer; print them on stdout so scripts can read them.
-  for (const auto& v : c["verdicts"]) {
-    const auto& h = v["holds"];
-    std::cout << v["arm"].get<std::string>() << " vs " << v["baseline"].get<std::string>() << ": "
-              << v["claim"].get<std::string>() << ": "
-              << (h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold") << " — "
-              << v["evidence"].get<std::string>() << "\n";
-  }
+  std::cout << report::verdict_lines(c);
 }
 
 }  // namespace

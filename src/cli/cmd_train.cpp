@@ -67,7 +67,7 @@ void add_train_command(CLI::App& app) {
     const nlohmann::json j = merged_config(*config, *overrides);
     const train::RunSpec spec = train::RunSpec::from_json(j, config->empty() ? "command line" : *config);
     const nlohmann::json r = train::run_training(spec);
-    std::cout << r.dump(2) << "\n";
+    std::cout << train::summary_line(r) << "\n";
   });
 }
 

@@ -250,7 +250,11 @@ json lower_than_baseline(const Arm& arm, const Arm& base, const std::string& cla
     return verdict(arm, base, claim, std::nullopt, why);
   const MeanStd a = *arm.stat(key), b = *base.stat(key);
   std::string evidence = arm.name + " " + with_spread(a, fmt) + " vs " + base.name + " " + with_spread(b, fmt);
-  if (b.mean != 0) evidence += ", " + format_percent(100.0 * (b.mean - a.mean) / b.mean, 1) + " lower";
+  // Relative to |baseline| so a negative baseline (a gap can be < 0) still reads the right way round.
+  if (b.mean != 0) {
+    const double change = 100.0 * (b.mean - a.mean) / std::abs(b.mean);
+    evidence += ", " + format_percent(std::abs(change), 1) + (change >= 0 ? " lower" : " higher");
+  }
   bool holds = a.mean < b.mean;
   if (holds && several_seeds(arm, base)) {
     const double noise = combined_std(a, b);
@@ -452,6 +456,17 @@ json write_comparison_outputs(const std::string& out_dir, const std::vector<RunI
   write_dashboard(comparison, join_path(out_dir, "dashboard.png"));
   write_tradeoff(comparison, join_path(out_dir, "tradeoff.png"));
   return comparison;
+}
+
+std::string verdict_lines(const json& comparison) {
+  std::string out;
+  for (const auto& v : comparison.at("verdicts")) {
+    const auto& h = v["holds"];
+    out += v["arm"].get<std::string>() + " vs " + v["baseline"].get<std::string>() + ": " + v["claim"].get<std::string>() +
+           ": " + (h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold") + " — " +
+           v["evidence"].get<std::string>() + "\n";
+  }
+  return out;
 }
 
 }  // namespace ft::report

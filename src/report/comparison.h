@@ -68,4 +68,7 @@ nlohmann::json build_comparison(const std::vector<RunInfo>& runs, const Comparis
 nlohmann::json write_comparison_outputs(const std::string& out_dir, const std::vector<RunInfo>& runs,
                                         const ComparisonOptions& options = {});
 
+// One line per verdict: "lora vs full: <claim>: holds — <evidence>".
+std::string verdict_lines(const nlohmann::json& comparison);
+
 }  // namespace ft::report

@@ -84,6 +84,25 @@ std::vector<std::string> model_labels(const data::Dataset& ds, const std::string
 
 std::string torch_version() { return TORCH_VERSION; }
 
+std::string summary_line(const nlohmann::json& r) {
+  char buf[512];
+  const auto& p = r.at("parameters");
+  std::string eval = "no evaluation";
+  if (r.contains("eval")) {
+    const auto& e = r["eval"]["final"];
+    char eb[200];
+    std::snprintf(eb, sizeof eb, "accuracy %.4f, f1 %.4f, eval loss %.4f, gap %+.4f", e["accuracy"].get<double>(),
+                  e["f1"].get<double>(), e["loss"].get<double>(), r["generalization_gap"].get<double>());
+    eval = eb;
+  }
+  std::snprintf(buf, sizeof buf, "%s: %s, train loss %.4f; %lld trainable (%.2f%%); %.1f s, %.1f samples/s; checkpoint %.2f MB in %s",
+                r.at("arm").get<std::string>().c_str(), eval.c_str(), r["train"]["final_loss"].get<double>(),
+                p["trainable"].get<long long>(), p["trainable_percent"].get<double>(), r["train"]["runtime_s"].get<double>(),
+                r["train"]["samples_per_second"].get<double>(), r["checkpoint"]["bytes"].get<double>() / 1e6,
+                r["checkpoint"]["path"].get<std::string>().c_str());
+  return buf;
+}
+
 RunSpec RunSpec::from_json(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) throw Error(source + ": expected a JSON object");
   RunSpec s;

@@ -35,6 +35,9 @@ nlohmann::json run_training(const RunSpec& spec);
 // eval_results.json into output_dir when it is not empty. Returns the metrics.
 nlohmann::json run_evaluation(const RunSpec& spec, const std::string& output_dir);
 
+// One human line from results.json: arm, accuracy, losses, gap, trainable share, time, checkpoint.
+std::string summary_line(const nlohmann::json& results);
+
 // The torch version this binary was built against, e.g. "1.13.1".
 std::string torch_version();
 
