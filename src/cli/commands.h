@@ -7,5 +7,6 @@ namespace ft::cli {
 void add_inspect_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_tokenizer_command(CLI::App& app);
 
 }  // namespace ft::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   ft::cli::add_inspect_command(app);
   ft::cli::add_predict_command(app);
   ft::cli::add_tokenize_command(app);
+  ft::cli::add_tokenizer_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
