@@ -7,8 +7,9 @@
 //  2. Ids 0..: the special tokens, in the given order (default [CLS] [PAD] [SEP] [UNK] [MASK], as in
 //     klue/roberta-base, so pad_token_id=1 of a RoBERTa config fits).
 //  3. Alphabet. Characters are counted over all words (times each word's count); the limit_alphabet most
-//     frequent are kept, ties going to the smaller code point. Next ids: the kept characters by code point,
-//     then "##c" for every kept c that occurs after the start of some word, by code point. A word is then
+//     frequent are kept, ties going to the smaller code point (HF leaves that tie to an unstable sort).
+//     Next ids: the kept characters by code point, then "##c" for every kept c that occurs after the start
+//     of some word, by code point (HF: in hash-map order, which may differ between runs). A word is then
 //     the ids of its first character as is and of the others as "##c". Words with a character outside the
 //     alphabet take no part in merges (WordPiece makes them [UNK] whole; HF instead drops the character
 //     and may merge across the gap).
