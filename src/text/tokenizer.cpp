@@ -1,6 +1,7 @@
 #include "text/tokenizer.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -26,7 +27,6 @@ using ojson = nlohmann::ordered_json;
 
 // Per-call buffers, reused across the words of one text so that the hot loop does not allocate.
 struct Scratch {
-  std::u32string cps, lowered, norm, stripped;
   std::string word_bytes, key;
   std::vector<size_t> offsets;
   std::vector<int64_t> pieces;
@@ -294,9 +294,79 @@ Tokenizer Tokenizer::from_dir(const std::string& dir) {
   return build(std::move(vocab), opts, source);
 }
 
+void Tokenizer::split_words(const std::string& text, const std::function<void(std::u32string_view)>& on_word,
+                            const std::function<void(size_t)>& on_special) const {
+  std::u32string cps, lowered, norm_buf, stripped;
+  decode_utf8(text, cps);
+  const bool strip = opts_.do_lower_case ? opts_.strip_accents.value_or(true) : opts_.strip_accents.value_or(false);
+
+  // HF's BasicTokenizer on a stretch of text between special tokens.
+  const auto basic = [&](std::u32string_view part) {
+    norm_buf.clear();
+    for (char32_t cp : part) {
+      if (opts_.clean_text) {
+        if (cp == 0 || cp == 0xFFFD || is_control(cp)) continue;
+        if (is_bert_whitespace(cp)) cp = U' ';
+      }
+      if (opts_.tokenize_chinese_chars && is_cjk_ideograph(cp)) {
+        norm_buf.append({U' ', cp, U' '});
+      } else {
+        norm_buf.push_back(cp);
+      }
+    }
+    const std::u32string_view norm = norm_buf;
+    for (size_t i = 0; i < norm.size();) {
+      if (is_python_space(norm[i])) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < norm.size() && !is_python_space(norm[j])) ++j;
+      std::u32string_view word = norm.substr(i, j - i);
+      i = j;
+      // A whitespace-delimited special token (e.g. glued back together by cleaning) stays whole.
+      auto special = std::find(specials_.begin(), specials_.end(), word);
+      if (special != specials_.end()) {
+        on_special(special - specials_.begin());
+        continue;
+      }
+      if (strip) {
+        strip_accents(word, stripped);
+        word = stripped;
+      }
+      size_t run = 0;  // start of the current run of non-punctuation
+      for (size_t k = 0; k < word.size(); ++k) {
+        if (!is_punctuation(word[k])) continue;
+        if (k > run) on_word(word.substr(run, k - run));
+        on_word(word.substr(k, 1));
+        run = k + 1;
+      }
+      if (run < word.size()) on_word(word.substr(run));
+    }
+  };
+
+  std::u32string_view text_cps = cps;
+  if (opts_.do_lower_case) {
+    // HF lowercases everything but the special tokens before it looks for them (so a lowercased
+    // stretch can form one), one character at a time.
+    split_specials(
+        cps, specials_,
+        [&](std::u32string_view part) {
+          for (char32_t cp : part) append_lower(cp, lowered);
+        },
+        [&](size_t k) { lowered += specials_[k]; });
+    text_cps = lowered;
+  }
+  split_specials(text_cps, specials_, basic, on_special);
+}
+
+void Tokenizer::pre_tokenize(const std::string& text,
+                             const std::function<void(std::u32string_view)>& on_word) const {
+  split_words(text, on_word, [](size_t) {});
+}
+
 void Tokenizer::run(const std::string& text, std::vector<int64_t>& ids) const {
   Scratch s;
-  decode_utf8(text, s.cps);
   const Vocab& vocab = *vocab_;
   const std::string& prefix = opts_.continuing_prefix;
 
@@ -342,65 +412,7 @@ void Tokenizer::run(const std::string& text, std::vector<int64_t>& ids) const {
     ids.insert(ids.end(), s.pieces.begin(), s.pieces.end());
   };
 
-  const bool strip = opts_.do_lower_case ? opts_.strip_accents.value_or(true) : opts_.strip_accents.value_or(false);
-
-  // HF's BasicTokenizer on a stretch of text between special tokens.
-  const auto basic = [&](std::u32string_view part) {
-    s.norm.clear();
-    for (char32_t cp : part) {
-      if (opts_.clean_text) {
-        if (cp == 0 || cp == 0xFFFD || is_control(cp)) continue;
-        if (is_bert_whitespace(cp)) cp = U' ';
-      }
-      if (opts_.tokenize_chinese_chars && is_cjk_ideograph(cp)) {
-        s.norm.append({U' ', cp, U' '});
-      } else {
-        s.norm.push_back(cp);
-      }
-    }
-    const std::u32string_view norm = s.norm;
-    for (size_t i = 0; i < norm.size();) {
-      if (is_python_space(norm[i])) {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < norm.size() && !is_python_space(norm[j])) ++j;
-      std::u32string_view word = norm.substr(i, j - i);
-      i = j;
-      // A whitespace-delimited special token (e.g. glued back together by cleaning) stays whole.
-      if (std::find(specials_.begin(), specials_.end(), word) != specials_.end()) {
-        wordpiece(word);
-        continue;
-      }
-      if (strip) {
-        strip_accents(word, s.stripped);
-        word = s.stripped;
-      }
-      size_t run = 0;  // start of the current run of non-punctuation
-      for (size_t k = 0; k < word.size(); ++k) {
-        if (!is_punctuation(word[k])) continue;
-        if (k > run) wordpiece(word.substr(run, k - run));
-        wordpiece(word.substr(k, 1));
-        run = k + 1;
-      }
-      if (run < word.size()) wordpiece(word.substr(run));
-    }
-  };
-
-  std::u32string_view text_cps = s.cps;
-  if (opts_.do_lower_case) {
-    // HF lowercases everything but the special tokens before it looks for them (so a lowercased
-    // stretch can form one), one character at a time.
-    split_specials(
-        s.cps, specials_,
-        [&](std::u32string_view part) {
-          for (char32_t cp : part) append_lower(cp, s.lowered);
-        },
-        [&](size_t k) { s.lowered += specials_[k]; });
-    text_cps = s.lowered;
-  }
-  split_specials(text_cps, specials_, basic, [&](size_t k) { ids.push_back(special_ids_[k]); });
+  split_words(text, wordpiece, [&](size_t k) { ids.push_back(special_ids_[k]); });
 }
 
 std::vector<std::string> Tokenizer::tokenize(const std::string& text) const {

@@ -4,9 +4,11 @@
 // then greedy longest-match-first WordPiece. Pure C++: no torch here.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ft::text {
@@ -36,6 +38,10 @@ class Tokenizer {
 
   // Word pieces without [CLS]/[SEP]. Invalid UTF-8 throws ft::Error naming the byte offset.
   std::vector<std::string> tokenize(const std::string& text) const;
+  // The words WordPiece would get from `text`, in order: special tokens split out (and not passed on),
+  // then cleaning, CJK spacing, optional lowercasing/accent stripping, whitespace and punctuation splitting.
+  // Each view is valid during its call only. Vocabulary trainers use this, so they see what tokenize() sees.
+  void pre_tokenize(const std::string& text, const std::function<void(std::u32string_view)>& on_word) const;
   // [CLS] pieces [SEP]; max_length > 0 drops trailing pieces so that the total is ≤ max_length (≥ 2).
   std::vector<int64_t> encode(const std::string& text, int max_length = 0) const;
 
@@ -57,6 +63,9 @@ class Tokenizer {
  private:
   struct Vocab;
   Tokenizer(std::shared_ptr<const Vocab> vocab, TokenizerOptions opts);
+  // pre_tokenize's words to `on_word`, and each special token (an index into specials_) to `on_special`.
+  void split_words(const std::string& text, const std::function<void(std::u32string_view)>& on_word,
+                   const std::function<void(size_t)>& on_special) const;
   // The whole pipeline: appends the piece ids of `text` (no [CLS]/[SEP]) to `ids`.
   void run(const std::string& text, std::vector<int64_t>& ids) const;
 
