@@ -19,7 +19,12 @@ namespace ft::experiment {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-void on_interrupt(int) { g_interrupted = true; }
+std::atomic<pid_t> g_child{0};
+// A terminal's Ctrl-C reaches the child by itself; a signal sent to this process alone is passed on.
+void on_interrupt(int sig) {
+  g_interrupted = true;
+  if (const pid_t child = g_child.load(); child > 0) kill(child, sig);
+}
 
 // Temp files of atomic writes that a killed run may have left (name.tmp.<pid>).
 void remove_stale_temp_files(const std::string& dir) {
@@ -38,9 +43,11 @@ int run_child(const std::string& binary, const std::vector<std::string>& args) {
   pid_t pid = 0;
   if (posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
     throw Error(binary + ": cannot start the training process");
+  g_child = pid;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) throw Error("waitpid failed");
+  g_child = 0;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -108,7 +115,6 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
                     {{"output_dir", spec.output_dir}, {"seeds", spec.seeds}, {"baseline", spec.baseline},
                      {"common", spec.common}, {"arms", spec.arms}});
 
-  // The child gets Ctrl-C from the terminal itself; this process only has to notice and stop.
   struct sigaction sa {}, old_int {}, old_term {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, &old_int);

@@ -1,0 +1,137 @@
+// `finetune compare` end to end on a tiny model and a small NSMC subset: every output file, the
+// consistency of its numbers, and a clean stop and resume after Ctrl-C.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/files.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace {
+
+using ft::testing::TempDir;
+using ft::testing::shared_path;
+
+// A 2-layer, hidden-32 RoBERTa over klue's vocabulary (random init).
+std::string tiny_klue_model(const TempDir& dir) {
+  const std::string m = dir / "model";
+  ft::make_dirs(m);
+  for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
+    std::filesystem::copy_file(shared_path(std::string("klue/roberta-base/") + f), m + "/" + f);
+  ft::write_json_atomic(m + "/config.json",
+                        {{"model_type", "roberta"}, {"vocab_size", 32000}, {"hidden_size", 32}, {"num_hidden_layers", 2},
+                         {"num_attention_heads", 2}, {"intermediate_size", 64}, {"max_position_embeddings", 130},
+                         {"type_vocab_size", 1}, {"pad_token_id", 1}, {"layer_norm_eps", 1e-5}});
+  return m;
+}
+
+std::string compare_args(const std::string& model, const std::string& out, int train_samples, int epochs) {
+  return " compare --model " + model + " --random-init --train-file " + shared_path("nsmc/ratings_train.txt") +
+         " --eval-file " + shared_path("nsmc/ratings_test.txt") + " --max-train-samples " + std::to_string(train_samples) +
+         " --max-eval-samples 300 --num-train-epochs " + std::to_string(epochs) + " --threads 1 --output-dir " + out;
+}
+
+uint32_t be32(const std::string& s, size_t at) {
+  return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) | (uint32_t(uint8_t(s[at + 2])) << 8) |
+         uint32_t(uint8_t(s[at + 3]));
+}
+
+TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
+  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
+  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
+  TempDir dir("compare");
+  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  const std::string cmd = std::string(FT_BINARY) + compare_args(model, out, 320, 2) + " > " + (dir / "stdout.txt") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ft::read_file(dir / "stdout.txt");
+  // The verdict lines reach stdout.
+  EXPECT_NE(ft::read_file(dir / "stdout.txt").find("lora vs full: accuracy equal within noise"), std::string::npos);
+
+  for (const char* f : {"comparison.json", "report.md", "dashboard.png", "tradeoff.png", "full/results.json",
+                        "full/model.safetensors", "full/trainer_state.json", "full/predictions.tsv", "lora/results.json",
+                        "lora/adapter_model.safetensors", "lora/adapter_config.json", "lora/predictions.tsv"})
+    EXPECT_TRUE(ft::file_exists(out + "/" + f)) << f;
+
+  const auto full = ft::read_json(out + "/full/results.json"), lora = ft::read_json(out + "/lora/results.json");
+  // LoRA r=8 on query+value of 2 layers of width 32, plus the head (dense 32×32+32, out_proj 2×32+2).
+  const int64_t lora_tensors = 2 * 2 * 8 * (32 + 32);
+  EXPECT_EQ(lora["parameters"]["trainable"].get<int64_t>(), lora_tensors + (32 * 32 + 32) + (2 * 32 + 2));
+  EXPECT_EQ(lora["parameters"]["adapter"].get<int64_t>(), lora_tensors);
+  EXPECT_EQ(full["parameters"]["trainable"], full["parameters"]["total"]);
+
+  // Reductions in comparison.json follow from the per-arm figures.
+  const auto c = ft::read_json(out + "/comparison.json");
+  const nlohmann::json* lora_arm = nullptr;
+  for (const auto& a : c["arms"])
+    if (a["arm"] == "lora") lora_arm = &a;
+  ASSERT_NE(lora_arm, nullptr) << c.dump(2);
+  const double ft_ = full["parameters"]["trainable"], lt = lora["parameters"]["trainable"];
+  EXPECT_NEAR((*lora_arm)["reduction_percent"]["trainable_params"].get<double>(), 100.0 * (ft_ - lt) / ft_, 1e-9);
+  const double fs = full["train"]["runtime_s"], ls = lora["train"]["runtime_s"];
+  EXPECT_NEAR((*lora_arm)["reduction_percent"]["train_runtime_s"].get<double>(), 100.0 * (fs - ls) / fs, 1e-9);
+  const double fc = full["checkpoint"]["bytes"], lc = lora["checkpoint"]["bytes"];
+  EXPECT_NEAR((*lora_arm)["reduction_percent"]["checkpoint_bytes"].get<double>(), 100.0 * (fc - lc) / fc, 1e-9);
+  EXPECT_EQ(c["verdicts"].size(), 5u);
+
+  const std::string png = ft::read_file(out + "/dashboard.png");
+  ASSERT_GT(png.size(), 24u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  EXPECT_EQ(be32(png, 16), 1600u);
+  EXPECT_EQ(be32(png, 20), 1000u);
+
+  // A second run keeps the finished arms.
+  const auto before = std::filesystem::last_write_time(out + "/full/results.json");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(std::filesystem::last_write_time(out + "/full/results.json"), before);
+}
+
+TEST(Compare, CtrlCKeepsFinishedArmsLeavesNoPartialFilesAndResumes) {
+  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
+  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
+  TempDir dir("compare_int");
+  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  const std::string args = compare_args(model, out, 3000, 3);
+  // In its own process group, as a shell job is: Ctrl-C goes to compare and its training child alike.
+  const std::string shell = std::string("exec ") + FT_BINARY + args + " > " + (dir / "log.txt") + " 2>&1";
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  const char* argv[] = {"/bin/sh", "-c", shell.c_str(), nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), environ), 0);
+  // Wait until the second arm is training, then press Ctrl-C.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (!ft::file_exists(out + "/lora/arm_config.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(ft::file_exists(out + "/lora/arm_config.json")) << ft::read_file(dir / "log.txt");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(-pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << ft::read_file(dir / "log.txt");
+  EXPECT_NE(ft::read_file(dir / "log.txt").find("interrupted"), std::string::npos) << ft::read_file(dir / "log.txt");
+
+  EXPECT_TRUE(ft::file_exists(out + "/full/results.json"));
+  EXPECT_FALSE(ft::file_exists(out + "/lora/results.json"));
+  EXPECT_FALSE(ft::file_exists(out + "/comparison.json"));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+
+  // Re-running finishes the interrupted arm only.
+  const auto before = std::filesystem::last_write_time(out + "/full/results.json");
+  ASSERT_EQ(std::system((std::string(FT_BINARY) + args + " > " + (dir / "log2.txt") + " 2>&1").c_str()), 0)
+      << ft::read_file(dir / "log2.txt");
+  EXPECT_EQ(std::filesystem::last_write_time(out + "/full/results.json"), before);
+  EXPECT_TRUE(ft::file_exists(out + "/lora/results.json"));
+  EXPECT_TRUE(ft::file_exists(out + "/comparison.json"));
+}
+
+}  // namespace
