@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/random.h"
+#include "text/unicode.h"
 #include "data/dataset.h"
 
 namespace {
@@ -142,7 +143,7 @@ TEST_F(Dataset, InvalidUtf8InTextIsAnError) {
 }
 
 TEST_F(Dataset, Utf8Validation) {
-  using ft::data::find_invalid_utf8;
+  using ft::text::find_invalid_utf8;
   const size_t ok = std::string::npos;
   EXPECT_EQ(find_invalid_utf8(""), ok);
   EXPECT_EQ(find_invalid_utf8("plain ascii"), ok);

@@ -50,6 +50,16 @@ TEST(ModelParity, LogitsLossAndHiddenStatesMatchHF) {
     EXPECT_TRUE(all_close(hidden[i], t.outputs.at("hidden_states." + std::to_string(i)), 1e-5, 1e-4)) << "layer " << i;
 }
 
+TEST(ModelParity, FirstTokenOnlyLastLayerGivesTheSameLogits) {
+  FT_REQUIRE_SHARED(kTiny);
+  Tiny t;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> hidden;  // asking for hidden states runs the last layer in full
+  const torch::Tensor full = t.forward(&hidden);
+  EXPECT_TRUE(all_close(t.forward(), full, 1e-6, 1e-5));
+}
+
+// Runs the trimmed last layer (no hidden states asked for) against HF's gradients.
 TEST(ModelParity, EveryGradientMatchesHF) {
   FT_REQUIRE_SHARED(kTiny);
   Tiny t;

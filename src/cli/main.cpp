@@ -1,5 +1,7 @@
 // finetune: the command-line front end. All logic lives in finetune_core; this file only
 // wires subcommands and turns errors into one clear line and a non-zero exit.
+#include <c10/util/Exception.h>
+
 #include <exception>
 #include <iostream>
 
@@ -24,6 +26,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const ft::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    // libtorch's messages carry a C++ backtrace; the user needs the first line only.
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

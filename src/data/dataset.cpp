@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/random.h"
+#include "text/unicode.h"
 
 namespace ft::data {
 namespace {
@@ -92,10 +93,10 @@ class RowCollector {
     const auto it = std::find(opts_.label_names.begin(), opts_.label_names.end(), label);
     if (it == opts_.label_names.end())
       return bad(line, "label '" + shorten(label) + "' is not one of the label names (" + label_list() + ")");
-    if (const size_t at = find_invalid_utf8(text); at != std::string::npos)
+    if (const size_t at = text::find_invalid_utf8(text); at != std::string::npos)
       return bad(line, "invalid UTF-8 in the text at byte " + std::to_string(at));
     if (id) {
-      if (const size_t at = find_invalid_utf8(*id); at != std::string::npos)
+      if (const size_t at = text::find_invalid_utf8(*id); at != std::string::npos)
         return bad(line, "invalid UTF-8 in the id at byte " + std::to_string(at));
     } else {
       id = std::to_string(rows_);  // stable whatever gets skipped or subsampled
@@ -295,39 +296,6 @@ void parse_jsonl(std::string_view buf, const DatasetOptions& opts, RowCollector&
 }
 
 }  // namespace
-
-size_t find_invalid_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp, min;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-      return i;  // a continuation byte without a lead, or 0xF8..0xFF
-    }
-    if (n - i < len) return i;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-    i += len;
-  }
-  return std::string::npos;
-}
 
 std::vector<std::string> read_lines(const std::string& path) {
   const std::string buf = read_file(path);

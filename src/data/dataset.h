@@ -39,8 +39,4 @@ Dataset load_dataset(const std::string& path, const DatasetOptions& opts);
 // Lines of a text file without their LF / CRLF ends; a final line without newline is kept.
 std::vector<std::string> read_lines(const std::string& path);
 
-// Byte offset of the first invalid UTF-8 sequence (overlong, surrogate, out of range,
-// truncated, stray continuation byte), or std::string::npos when `s` is valid.
-size_t find_invalid_utf8(std::string_view s);
-
 }  // namespace ft::data

@@ -91,15 +91,17 @@ LayerImpl::LayerImpl(const ModelConfig& c) : cfg(c) {
   hidden_dropout = register_module("hidden_dropout", torch::nn::Dropout(cfg.hidden_dropout_prob));
 }
 
-torch::Tensor LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask_bias) {
-  const int64_t B = x.size(0), S = x.size(1), nh = cfg.num_attention_heads, hd = cfg.head_dim();
-  auto heads = [&](const torch::Tensor& t) { return t.view({B, S, nh, hd}).transpose(1, 2); };  // [B,nh,S,hd]
-  const torch::Tensor q = heads(query(x)), k = heads(key(x)), v = heads(value(x));
+torch::Tensor LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask_bias, bool first_token_only) {
+  const int64_t B = x.size(0), nh = cfg.num_attention_heads, hd = cfg.head_dim();
+  const torch::Tensor xq = first_token_only ? x.narrow(1, 0, 1) : x;  // [B,Sq,H] queries
+  const int64_t Sq = xq.size(1);
+  auto heads = [&](const torch::Tensor& t) { return t.view({B, t.size(1), nh, hd}).transpose(1, 2); };  // [B,nh,S,hd]
+  const torch::Tensor q = heads(query(xq)), k = heads(key(x)), v = heads(value(x));
   // HF divides after the matmul; keeping its order keeps results bit-close.
   torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(hd)) + mask_bias;
-  torch::Tensor probs = attention_dropout(torch::softmax(scores, -1));
-  torch::Tensor context = torch::matmul(probs, v).transpose(1, 2).reshape({B, S, cfg.hidden_size});  // [B,S,H]
-  torch::Tensor a = attention_norm(hidden_dropout(attention_dense(context)) + x);
+  torch::Tensor probs = attention_dropout(torch::softmax(scores, -1));                                // [B,nh,Sq,S]
+  torch::Tensor context = torch::matmul(probs, v).transpose(1, 2).reshape({B, Sq, cfg.hidden_size});  // [B,Sq,H]
+  torch::Tensor a = attention_norm(hidden_dropout(attention_dense(context)) + xq);
   torch::Tensor ffn = output_dense(activation(intermediate_dense(a), cfg.hidden_act));
   return output_norm(hidden_dropout(ffn) + a);
 }
@@ -150,11 +152,14 @@ torch::Tensor TransformerImpl::encode(const torch::Tensor& input_ids, const torc
       (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
   torch::Tensor x = embeddings_(input_ids, token_type_ids);  // [B,S,H]
   if (hidden_states) hidden_states->push_back(x);
-  for (const auto& layer : *layers_) {
-    x = layer->as<LayerImpl>()->forward(x, mask_bias);
+  // A classifier reads only the first token of the last layer: unless every hidden state is asked
+  // for, that layer computes its queries, attention output and FFN for that token alone.
+  const bool trim_last = head_ == Head::SequenceClassification && !hidden_states;
+  for (size_t i = 0; i < layers_->size(); ++i) {
+    x = layers_[i]->as<LayerImpl>()->forward(x, mask_bias, trim_last && i + 1 == layers_->size());
     if (hidden_states) hidden_states->push_back(x);
   }
-  return x;
+  return x;  // [B,S,H], or [B,1,H] when trimmed
 }
 
 torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,

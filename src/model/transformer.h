@@ -38,8 +38,9 @@ TORCH_MODULE(Embeddings);
 class LayerImpl : public torch::nn::Module {
  public:
   explicit LayerImpl(const ModelConfig& cfg);
-  // x: [B,S,H], mask_bias: [B,1,1,S] additive → [B,S,H]
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias);
+  // x: [B,S,H], mask_bias: [B,1,1,S] additive → [B,S,H]; with first_token_only → [B,1,H]: every
+  // token still serves as key/value, but only the first is carried through (all a classifier reads).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias, bool first_token_only = false);
 
   ModelConfig cfg;
   Linear query{nullptr}, key{nullptr}, value{nullptr};  // attention.self.*

@@ -9,6 +9,10 @@ namespace ft::text {
 // Strict UTF-8 → code points (overlongs, surrogates and values past U+10FFFF are rejected);
 // throws ft::Error naming the byte offset of the first bad sequence.
 void decode_utf8(std::string_view in, std::u32string& out);
+// The code point starting at byte i: its length in bytes, or 0 when the sequence there is invalid.
+size_t next_utf8(std::string_view in, size_t i, char32_t& cp);
+// Byte offset of the first invalid sequence, or npos when `s` is valid UTF-8.
+size_t find_invalid_utf8(std::string_view s);
 void append_utf8(char32_t cp, std::string& out);
 std::string to_utf8(std::u32string_view cps);
 
