@@ -165,18 +165,27 @@ torch::Tensor TransformerImpl::encode(const torch::Tensor& input_ids, const torc
 torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                        const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states) {
   const torch::Tensor x = encode(input_ids, attention_mask, token_type_ids, hidden_states);  // [B,S,H]
-  if (head_ == Head::MaskedLM) {
-    // RoBERTa's LM head always uses exact GELU; BERT's uses hidden_act.
-    const std::string act = cfg_.model_type == "roberta" ? "gelu" : cfg_.hidden_act;
-    torch::Tensor t = lm_norm_(activation(lm_dense_(x), act));
-    return torch::nn::functional::linear(t, embeddings_->word_embeddings->weight, lm_bias_);  // [B,S,V]
-  }
+  if (head_ == Head::MaskedLM) return lm_logits(x);  // [B,S,V]
   torch::Tensor first = x.select(1, 0);  // [B,H]
   if (cfg_.model_type == "roberta") {
     torch::Tensor t = torch::tanh(cls_dense_(head_dropout_(first)));
     return cls_out_(head_dropout_(t));  // [B,L]
   }
   return cls_out_(head_dropout_(torch::tanh(pooler_(first))));  // [B,L]
+}
+
+torch::Tensor TransformerImpl::lm_logits(const torch::Tensor& x) {
+  // RoBERTa's LM head always uses exact GELU; BERT's uses hidden_act.
+  const std::string act = cfg_.model_type == "roberta" ? "gelu" : cfg_.hidden_act;
+  torch::Tensor t = lm_norm_(activation(lm_dense_(x), act));
+  return torch::nn::functional::linear(t, embeddings_->word_embeddings->weight, lm_bias_);
+}
+
+torch::Tensor TransformerImpl::masked_lm_logits(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                                const torch::Tensor& positions) {
+  TORCH_CHECK(head_ == Head::MaskedLM, "masked_lm_logits needs the masked-LM head");
+  const torch::Tensor x = encode(input_ids, attention_mask, {}, nullptr);              // [B,S,H]
+  return lm_logits(x.reshape({-1, x.size(-1)}).index_select(0, positions));          // [N,V]
 }
 
 std::vector<std::pair<std::string, Linear>> TransformerImpl::named_linears() {

@@ -64,6 +64,11 @@ class TransformerImpl : public torch::nn::Module {
                         const torch::Tensor& token_type_ids = {},
                         std::vector<torch::Tensor>* hidden_states = nullptr);
 
+  // Masked LM only: logits at `positions` (int64 [N], indices into the flattened [B*S] tokens), so the
+  // vocabulary projection runs only where there is something to predict. → [N,vocab]
+  torch::Tensor masked_lm_logits(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                 const torch::Tensor& positions);
+
   const ModelConfig& config() const { return cfg_; }
   Head head() const { return head_; }
   std::string architecture() const;  // e.g. "RobertaForSequenceClassification"
@@ -86,6 +91,7 @@ class TransformerImpl : public torch::nn::Module {
  private:
   torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                        const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states);
+  torch::Tensor lm_logits(const torch::Tensor& x);  // [...,H] → [...,V]
   std::vector<std::pair<std::string, Linear>> named_linears();
 
   ModelConfig cfg_;

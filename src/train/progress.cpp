@@ -16,14 +16,15 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-ProgressBar::ProgressBar(int64_t total_steps) : total_(total_steps), tty_(isatty(STDERR_FILENO) != 0) {}
+ProgressBar::ProgressBar(int64_t total_steps, int64_t first_step)
+    : total_(total_steps), first_(first_step), tty_(isatty(STDERR_FILENO) != 0) {}
 
 void ProgressBar::update(int64_t step, double loss, double lr, double samples_per_second) {
   const double now = clock_.seconds();
   // A terminal gets ~10 redraws a second; a log gets a line every 30 s and at the end.
   if (step != total_ && now - last_print_ < (tty_ ? 0.1 : 30.0)) return;
   last_print_ = now;
-  const double eta = step > 0 ? now / static_cast<double>(step) * static_cast<double>(total_ - step) : 0;
+  const double eta = step > first_ ? now / static_cast<double>(step - first_) * static_cast<double>(total_ - step) : 0;
   char line[256];
   std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.3g  %.1f samples/s  elapsed %s  eta %s",
                 static_cast<long long>(step), static_cast<long long>(total_), loss, lr, samples_per_second,

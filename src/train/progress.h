@@ -9,14 +9,15 @@ namespace ft::train {
 
 class ProgressBar {
  public:
-  explicit ProgressBar(int64_t total_steps);
+  // first_step: where a resumed run starts, so the ETA counts only the steps timed here.
+  explicit ProgressBar(int64_t total_steps, int64_t first_step = 0);
   void update(int64_t step, double loss, double lr, double samples_per_second);
   // A line of its own (e.g. an evaluation result) without breaking the bar.
   void note(const std::string& line);
   void finish();
 
  private:
-  int64_t total_;
+  int64_t total_, first_;
   bool tty_;
   Stopwatch clock_;
   double last_print_ = -1e9;

@@ -1,7 +1,6 @@
 #include "train/trainer.h"
 
 #include <torch/nn/utils/clip_grad.h>
-#include <torch/optim/adamw.h>
 
 #include <cmath>
 #include <numeric>
@@ -10,17 +9,12 @@
 #include "core/resources.h"
 #include "data/batching.h"
 #include "train/inference.h"
+#include "train/optimizer.h"
 #include "train/precision.h"
 #include "train/progress.h"
 
 namespace ft::train {
 namespace {
-
-// HF excludes biases and LayerNorm weights from weight decay.
-bool decays(const std::string& name) {
-  return name.find("bias") == std::string::npos && name.find("LayerNorm") == std::string::npos &&
-         name.find("layer_norm") == std::string::npos;
-}
 
 double rounded(double v, int digits) {
   const double scale = std::pow(10.0, digits);
@@ -73,21 +67,12 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   model_->to(device);
   model_->train();
 
-  // Parameter groups as HF's Trainer builds them: decay vs no decay, trainable only.
-  std::vector<torch::Tensor> decay, no_decay, trainable;
-  for (const auto& item : model_->named_parameters()) {
-    if (!item.value().requires_grad()) continue;
-    (decays(item.key()) ? decay : no_decay).push_back(item.value());
-    trainable.push_back(item.value());
-  }
-  auto opts = [&](double wd) {
-    return std::make_unique<torch::optim::AdamWOptions>(
-        torch::optim::AdamWOptions(args_.learning_rate).betas({0.9, 0.999}).eps(1e-8).weight_decay(wd));
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decay.empty()) groups.emplace_back(decay, opts(args_.weight_decay));
-  if (!no_decay.empty()) groups.emplace_back(no_decay, opts(0.0));
-  torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(args_.learning_rate));
+  std::vector<torch::Tensor> trainable;
+  AdamWSettings adamw;
+  adamw.learning_rate = args_.learning_rate;
+  adamw.weight_decay = args_.weight_decay;
+  const auto optimizer_ptr = make_adamw(*model_, adamw, &trainable);
+  torch::optim::AdamW& optimizer = *optimizer_ptr;
 
   const data::Ordering order{true, args_.group_by_length, args_.seed};
   std::vector<size_t> lengths;
@@ -102,7 +87,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
                                                 : static_cast<int64_t>(std::ceil(args_.warmup_ratio * total_steps));
   auto set_lr = [&](int64_t step) {
     const double lr = args_.learning_rate * lr_factor(args_.lr_scheduler_type, step, warmup, total_steps);
-    for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    set_learning_rate(optimizer, lr);
     return lr;
   };
 
