@@ -167,3 +167,19 @@ TEST(ModelCli, BadModelDirectoriesGiveOneClearLine) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ModelStructure, DropoutScalesSurvivorsAndIsIdentityOutsideTraining) {
+  torch::manual_seed(0);
+  const torch::Tensor x = torch::ones({200000}, torch::requires_grad());
+  EXPECT_TRUE(torch::equal(ft::model::byte_mask_dropout(x, 0.1, false), x));
+  const torch::Tensor y = ft::model::byte_mask_dropout(x, 0.1, true);
+  const double dropped = (y == 0).to(torch::kDouble).mean().item<double>();
+  EXPECT_NEAR(dropped, 0.1, 0.005);
+  EXPECT_TRUE(torch::allclose(y.masked_select(y != 0), torch::full({1}, 1.0 / 0.9)));
+  y.sum().backward();  // the gradient is the same mask and scale
+  EXPECT_TRUE(torch::equal(x.grad(), y.detach()));
+}
+
+}  // namespace

@@ -14,7 +14,7 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = torch::nn::functional::linear(x, weight, bias);
-  if (has_lora()) y = y + lora_B(lora_A(lora_dropout(x))) * lora_scaling;
+  if (has_lora()) y = y + lora_B(lora_A(byte_mask_dropout(x, lora_dropout, is_training()))) * lora_scaling;
   return y;
 }
 
@@ -23,15 +23,16 @@ void LinearImpl::add_lora(const LoraConfig& cfg) {
   auto opts = [](int64_t i, int64_t o) { return torch::nn::LinearOptions(i, o).bias(false); };
   lora_A = register_module("lora_A", torch::nn::Linear(opts(in, cfg.r)));
   lora_B = register_module("lora_B", torch::nn::Linear(opts(cfg.r, out)));
-  lora_dropout = register_module("lora_dropout", torch::nn::Dropout(cfg.dropout));
+  lora_dropout = cfg.dropout;
   torch::NoGradGuard no_grad;
   torch::nn::init::kaiming_uniform_(lora_A->weight, std::sqrt(5.0));
   torch::nn::init::zeros_(lora_B->weight);
   lora_A->to(weight.device(), weight.scalar_type());
   lora_B->to(weight.device(), weight.scalar_type());
   lora_scaling = cfg.scaling();
-  // New modules start in training mode; follow the layer's mode so an eval-mode model stays deterministic.
-  lora_dropout->train(is_training());
+  // New modules start in training mode; follow the layer's so an eval-mode model stays deterministic.
+  lora_A->train(is_training());
+  lora_B->train(is_training());
 }
 
 void LinearImpl::merge_lora() {
@@ -42,10 +43,8 @@ void LinearImpl::merge_lora() {
   }
   unregister_module("lora_A");
   unregister_module("lora_B");
-  unregister_module("lora_dropout");
   lora_A = nullptr;
   lora_B = nullptr;
-  lora_dropout = nullptr;
 }
 
 }  // namespace ft::model

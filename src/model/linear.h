@@ -2,13 +2,21 @@
 //   y = x Wᵀ + b + (alpha / r) · dropout(x) Aᵀ Bᵀ,   A: [r, in], B: [out, r].
 // Parameters are named like HF/PEFT: weight, bias, lora_A.weight, lora_B.weight.
 #pragma once
+#include <ATen/ops/native_dropout.h>
+
 #include <torch/nn/module.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include "model/lora.h"
 
 namespace ft::model {
+
+// Inverted dropout keeping a 1-byte mask for backward (torch::nn::Dropout on CPU keeps a float one,
+// 4x the activation memory); identity outside training.
+inline torch::Tensor byte_mask_dropout(const torch::Tensor& x, double p, bool training) {
+  if (!training || p <= 0) return x;
+  return std::get<0>(at::native_dropout(x, p, true));
+}
 
 class LinearImpl : public torch::nn::Module {
  public:
@@ -25,7 +33,7 @@ class LinearImpl : public torch::nn::Module {
 
   torch::Tensor weight, bias;
   torch::nn::Linear lora_A{nullptr}, lora_B{nullptr};
-  torch::nn::Dropout lora_dropout{nullptr};
+  double lora_dropout = 0;
   double lora_scaling = 0;
 };
 TORCH_MODULE(Linear);

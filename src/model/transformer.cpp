@@ -43,6 +43,21 @@ torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cf
   return torch::arange(input_ids.size(1), input_ids.options().dtype(torch::kLong)).unsqueeze(0).expand_as(input_ids);
 }
 
+Packing::Packing(const torch::Tensor& attention_mask) : B(attention_mask.size(0)), S(attention_mask.size(1)) {
+  index = attention_mask.reshape({-1}).nonzero().squeeze(1);  // [T]
+  // Every row starts with a real token ([CLS]); its packed position is the count of real tokens before it.
+  const torch::Tensor lengths = attention_mask.ne(0).sum(1);  // [B]
+  first = torch::cumsum(lengths, 0) - lengths;
+}
+
+torch::Tensor Packing::pack(const torch::Tensor& padded) const {
+  return padded.reshape({B * S, padded.size(-1)}).index_select(0, index);
+}
+
+torch::Tensor Packing::pad(const torch::Tensor& packed) const {
+  return torch::zeros({B * S, packed.size(-1)}, packed.options()).index_copy(0, index, packed).view({B, S, packed.size(-1)});
+}
+
 // ---------------------------------------------------------------------------------------------
 EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& c) : cfg(c) {
   const bool roberta = cfg.model_type == "roberta";
@@ -55,7 +70,6 @@ EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& c) : cfg(c) {
   token_type_embeddings = register_module(
       "token_type_embeddings", torch::nn::Embedding(torch::nn::EmbeddingOptions(cfg.type_vocab_size, cfg.hidden_size)));
   LayerNorm = register_module("LayerNorm", layer_norm(cfg.hidden_size, cfg.layer_norm_eps));
-  dropout = register_module("dropout", torch::nn::Dropout(cfg.hidden_dropout_prob));
 }
 
 torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
@@ -69,7 +83,7 @@ torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& input_ids, const torc
   const torch::Tensor pos = position_ids(input_ids, cfg);
   const torch::Tensor types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
   torch::Tensor x = word_embeddings(input_ids) + token_type_embeddings(types) + position_embeddings(pos);
-  return dropout(LayerNorm(x));
+  return byte_mask_dropout(LayerNorm(x), cfg.hidden_dropout_prob, is_training());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -87,23 +101,37 @@ LayerImpl::LayerImpl(const ModelConfig& c) : cfg(c) {
   auto output = child(*this, "output");
   output_dense = output->register_module("dense", Linear(cfg.intermediate_size, h));
   output_norm = output->register_module("LayerNorm", layer_norm(h, cfg.layer_norm_eps));
-  attention_dropout = register_module("attention_dropout", torch::nn::Dropout(cfg.attention_probs_dropout_prob));
-  hidden_dropout = register_module("hidden_dropout", torch::nn::Dropout(cfg.hidden_dropout_prob));
 }
 
-torch::Tensor LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask_bias, bool first_token_only) {
-  const int64_t B = x.size(0), nh = cfg.num_attention_heads, hd = cfg.head_dim();
-  const torch::Tensor xq = first_token_only ? x.narrow(1, 0, 1) : x;  // [B,Sq,H] queries
-  const int64_t Sq = xq.size(1);
+torch::Tensor LayerImpl::attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& mask_bias) {
+  const int64_t B = q.size(0), nh = cfg.num_attention_heads, hd = cfg.head_dim();
   auto heads = [&](const torch::Tensor& t) { return t.view({B, t.size(1), nh, hd}).transpose(1, 2); };  // [B,nh,S,hd]
-  const torch::Tensor q = heads(query(xq)), k = heads(key(x)), v = heads(value(x));
   // HF divides after the matmul; keeping its order keeps results bit-close.
-  torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(hd)) + mask_bias;
-  torch::Tensor probs = attention_dropout(torch::softmax(scores, -1));                                // [B,nh,Sq,S]
-  torch::Tensor context = torch::matmul(probs, v).transpose(1, 2).reshape({B, Sq, cfg.hidden_size});  // [B,Sq,H]
-  torch::Tensor a = attention_norm(hidden_dropout(attention_dense(context)) + xq);
+  torch::Tensor scores = torch::matmul(heads(q), heads(k).transpose(-1, -2)) / std::sqrt(static_cast<double>(hd)) + mask_bias;
+  torch::Tensor probs = byte_mask_dropout(torch::softmax(scores, -1), cfg.attention_probs_dropout_prob, is_training());  // [B,nh,Sq,S]
+  return torch::matmul(probs, heads(v)).transpose(1, 2).reshape({B, q.size(1), cfg.hidden_size});  // [B,Sq,H]
+}
+
+torch::Tensor LayerImpl::feed_forward(const torch::Tensor& context, const torch::Tensor& residual) {
+  const double p = cfg.hidden_dropout_prob;
+  torch::Tensor a = attention_norm(byte_mask_dropout(attention_dense(context), p, is_training()) + residual);
   torch::Tensor ffn = output_dense(activation(intermediate_dense(a), cfg.hidden_act));
-  return output_norm(hidden_dropout(ffn) + a);
+  return output_norm(byte_mask_dropout(ffn, p, is_training()) + a);
+}
+
+torch::Tensor LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask_bias) {
+  return feed_forward(attend(query(x), key(x), value(x), mask_bias), x);
+}
+
+torch::Tensor LayerImpl::forward_packed(const torch::Tensor& x, const torch::Tensor& mask_bias, const Packing& packing,
+                                        bool first_token_only) {
+  const torch::Tensor k = packing.pad(key(x)), v = packing.pad(value(x));  // [B,S,H]
+  if (first_token_only) {
+    const torch::Tensor xq = x.index_select(0, packing.first);  // [B,H]
+    return feed_forward(attend(query(xq).unsqueeze(1), k, v, mask_bias).squeeze(1), xq);  // [B,H]
+  }
+  return feed_forward(packing.pack(attend(packing.pad(query(x)), k, v, mask_bias)), x);  // [T,H]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +144,6 @@ TransformerImpl::TransformerImpl(const ModelConfig& cfg, Head head) : cfg_(cfg),
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) layers_->push_back(Layer(cfg));
 
   if (head == Head::SequenceClassification) {
-    head_dropout_ = register_module("head_dropout", torch::nn::Dropout(cfg.head_dropout()));
     if (roberta) {
       auto classifier = child(*this, "classifier");
       cls_dense_ = classifier->register_module("dense", Linear(h, h));
@@ -151,15 +178,19 @@ torch::Tensor TransformerImpl::encode(const torch::Tensor& input_ids, const torc
   const torch::Tensor mask_bias =
       (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
   torch::Tensor x = embeddings_(input_ids, token_type_ids);  // [B,S,H]
-  if (hidden_states) hidden_states->push_back(x);
-  // A classifier reads only the first token of the last layer: unless every hidden state is asked
-  // for, that layer computes its queries, attention output and FFN for that token alone.
-  const bool trim_last = head_ == Head::SequenceClassification && !hidden_states;
-  for (size_t i = 0; i < layers_->size(); ++i) {
-    x = layers_[i]->as<LayerImpl>()->forward(x, mask_bias, trim_last && i + 1 == layers_->size());
-    if (hidden_states) hidden_states->push_back(x);
+  if (hidden_states) {
+    // Every position of every layer, pads included, exactly as HF returns them.
+    hidden_states->push_back(x);
+    for (const auto& layer : *layers_) hidden_states->push_back(x = layer->as<LayerImpl>()->forward(x, mask_bias));
+    return x;
   }
-  return x;  // [B,S,H], or [B,1,H] when trimmed
+  const Packing packing(attention_mask);
+  x = packing.pack(x);  // [T,H]
+  // A classifier reads only the first token of the last layer, so that layer carries no other.
+  const bool trim_last = head_ == Head::SequenceClassification;
+  for (size_t i = 0; i < layers_->size(); ++i)
+    x = layers_[i]->as<LayerImpl>()->forward_packed(x, mask_bias, packing, trim_last && i + 1 == layers_->size());
+  return trim_last ? x.unsqueeze(1) : packing.pad(x);  // [B,1,H] or [B,S,H]
 }
 
 torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
@@ -168,10 +199,10 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const tor
   if (head_ == Head::MaskedLM) return lm_logits(x);  // [B,S,V]
   torch::Tensor first = x.select(1, 0);  // [B,H]
   if (cfg_.model_type == "roberta") {
-    torch::Tensor t = torch::tanh(cls_dense_(head_dropout_(first)));
-    return cls_out_(head_dropout_(t));  // [B,L]
+    torch::Tensor t = torch::tanh(cls_dense_(byte_mask_dropout(first, cfg_.head_dropout(), is_training())));
+    return cls_out_(byte_mask_dropout(t, cfg_.head_dropout(), is_training()));  // [B,L]
   }
-  return cls_out_(head_dropout_(torch::tanh(pooler_(first))));  // [B,L]
+  return cls_out_(byte_mask_dropout(torch::tanh(pooler_(first)), cfg_.head_dropout(), is_training()));  // [B,L]
 }
 
 torch::Tensor TransformerImpl::lm_logits(const torch::Tensor& x) {

@@ -3,7 +3,6 @@
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/normalization.h>
 
@@ -22,6 +21,18 @@ enum class Head { SequenceClassification, MaskedLM };
 // input_ids [B,S] → [B,S] int64
 torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cfg);
 
+// Where the real tokens of a padded [B,S] batch sit. Token-wise layers (the projections and the FFN,
+// nearly all the FLOPs) then run on the T real tokens only; attention alone needs the padded layout.
+// Pad positions never reach a real token (they are masked keys), so real outputs are unchanged.
+struct Packing {
+  explicit Packing(const torch::Tensor& attention_mask);  // [B,S]
+  torch::Tensor index;  // [T] flat positions b·S+s of the real tokens
+  torch::Tensor first;  // [B] where each row's first token sits in the packed order
+  int64_t B, S;
+  torch::Tensor pack(const torch::Tensor& padded) const;  // [B,S,H] → [T,H]
+  torch::Tensor pad(const torch::Tensor& packed) const;   // [T,H] → [B,S,H], zeros at pads
+};
+
 class EmbeddingsImpl : public torch::nn::Module {
  public:
   explicit EmbeddingsImpl(const ModelConfig& cfg);
@@ -31,16 +42,18 @@ class EmbeddingsImpl : public torch::nn::Module {
   ModelConfig cfg;
   torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
-  torch::nn::Dropout dropout{nullptr};
 };
 TORCH_MODULE(Embeddings);
 
 class LayerImpl : public torch::nn::Module {
  public:
   explicit LayerImpl(const ModelConfig& cfg);
-  // x: [B,S,H], mask_bias: [B,1,1,S] additive → [B,S,H]; with first_token_only → [B,1,H]: every
-  // token still serves as key/value, but only the first is carried through (all a classifier reads).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias, bool first_token_only = false);
+  // x: [B,S,H], mask_bias: [B,1,1,S] additive → [B,S,H] (every position, pads included, as HF).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias);
+  // x: [T,H] real tokens only → [T,H]; with first_token_only → [B,H]: every token still serves as
+  // key/value, but only each row's first is carried through (all a classifier reads).
+  torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& mask_bias, const Packing& packing,
+                               bool first_token_only);
 
   ModelConfig cfg;
   Linear query{nullptr}, key{nullptr}, value{nullptr};  // attention.self.*
@@ -49,7 +62,12 @@ class LayerImpl : public torch::nn::Module {
   Linear intermediate_dense{nullptr};                   // intermediate.dense
   Linear output_dense{nullptr};                         // output.dense
   torch::nn::LayerNorm output_norm{nullptr};            // output.LayerNorm
-  torch::nn::Dropout attention_dropout{nullptr}, hidden_dropout{nullptr};
+
+ private:
+  // q: [B,Sq,H], k, v: [B,S,H] → context [B,Sq,H]
+  torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask_bias);
+  // attention output projection + residual + LayerNorm, then the FFN block: [...,H] → [...,H]
+  torch::Tensor feed_forward(const torch::Tensor& context, const torch::Tensor& residual);
 };
 TORCH_MODULE(Layer);
 
@@ -58,7 +76,8 @@ class TransformerImpl : public torch::nn::Module {
   TransformerImpl(const ModelConfig& cfg, Head head);
 
   // input_ids, attention_mask (1 token / 0 pad), token_type_ids (may be undefined): [B,S]
-  // → logits [B,num_labels] (classification) or [B,S,vocab] (masked LM).
+  // → logits [B,num_labels] (classification) or [B,S,vocab] (masked LM; without hidden_states the
+  // rows at pad positions come from zero vectors, as pads are skipped — HF's are as meaningless).
   // hidden_states, when given, receives the embeddings output and each layer's output, [B,S,H] each.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& token_type_ids = {},
@@ -105,7 +124,7 @@ class TransformerImpl : public torch::nn::Module {
   Linear lm_dense_{nullptr};
   torch::nn::LayerNorm lm_norm_{nullptr};
   torch::Tensor lm_bias_;
-  torch::nn::Dropout head_dropout_{nullptr};
+
 };
 TORCH_MODULE(Transformer);
 
