@@ -135,3 +135,40 @@ TEST(Compare, CtrlCKeepsFinishedArmsLeavesNoPartialFilesAndResumes) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Compare, SeveralSeedsAndExtraArmsFromAConfigFile) {
+  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
+  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
+  TempDir dir("compare_seeds");
+  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  ft::write_json_atomic(dir / "experiment.json",
+                        {{"output_dir", out},
+                         {"seeds", {1, 2}},
+                         {"common", {{"model_name_or_path", model}, {"random_init", true},
+                                     {"train_file", shared_path("nsmc/ratings_train.txt")},
+                                     {"eval_file", shared_path("nsmc/ratings_test.txt")}, {"max_train_samples", 160},
+                                     {"max_eval_samples", 100}, {"num_train_epochs", 1}, {"threads", 1}}},
+                         {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", 1e-3}},
+                                   {{"arm", "lora-r2"}, {"method", "lora"}, {"lora_r", 2}, {"learning_rate", 1e-2}},
+                                   {{"arm", "head"}, {"method", "head"}, {"learning_rate", 1e-2}}}}});
+  const std::string cmd = std::string(FT_BINARY) + " compare --config " + (dir / "experiment.json") + " > " +
+                          (dir / "log.txt") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ft::read_file(dir / "log.txt");
+  for (const char* arm : {"full", "lora-r2", "head"})
+    for (const char* seed : {"seed-1", "seed-2"})
+      EXPECT_TRUE(ft::file_exists(out + "/" + arm + "/" + seed + "/results.json")) << arm << "/" << seed;
+  const auto c = ft::read_json(out + "/comparison.json");
+  ASSERT_EQ(c["arms"].size(), 3u);
+  for (const auto& a : c["arms"]) {
+    EXPECT_EQ(a["n_runs"], 2) << a["arm"];
+    EXPECT_TRUE(a["metrics"]["accuracy"].contains("std")) << a.dump();
+  }
+  // The seed reaches the run: two seeds give two different data orders and initialisations.
+  EXPECT_NE(ft::read_json(out + "/full/seed-1/results.json")["train"]["final_loss"],
+            ft::read_json(out + "/full/seed-2/results.json")["train"]["final_loss"]);
+  EXPECT_TRUE(ft::file_exists(out + "/tradeoff.png"));
+}
+
+}  // namespace

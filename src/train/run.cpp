@@ -202,8 +202,10 @@ nlohmann::json run_training(const RunSpec& spec) {
     throw Error(tok_dir + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
                 std::to_string(model->config().vocab_size));
   const model::ParamCounts counts = model::count_parameters(*model);
-  info(spec.arm + ": trainable params: " + std::to_string(counts.trainable) + " || all params: " +
-       std::to_string(counts.base) + " || trainable%: " + std::to_string(counts.trainable_percent()));
+  char line[200];
+  std::snprintf(line, sizeof line, "%s: trainable params: %lld || all params: %lld || trainable%%: %.4f", spec.arm.c_str(),
+                static_cast<long long>(counts.trainable), static_cast<long long>(counts.base), counts.trainable_percent());
+  info(line);
 
   reset_cuda_peak_stats();
   Trainer trainer(model, args, device);
