@@ -164,6 +164,8 @@ TEST(ReportFormat, HumanReadableNumbers) {
   EXPECT_EQ(format_duration(100), "1m 40s");
   EXPECT_EQ(format_duration(5.24), "5.2s");
   EXPECT_EQ(format_duration(3720), "1h 02m");
+  EXPECT_EQ(ft::report::format_p_value(0.72381), "0.7238");
+  EXPECT_EQ(ft::report::format_p_value(9.4317e-25), "9.4e-25");
 }
 
 TEST(ReportComparison, ReductionsAndFiguresMatchHandComputation) {

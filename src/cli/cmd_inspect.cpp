@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "report/format.h"
 
 namespace ft::cli {
 namespace {
@@ -42,8 +43,11 @@ void run_inspect(const InspectArgs& a) {
   std::printf("vocabulary    %lld tokens, %lld positions, pad id %lld\n", (long long)c.vocab_size,
               (long long)c.max_position_embeddings, (long long)c.pad_token_id);
   std::printf("labels        %lld (%s)\n\nparameters\n", (long long)c.num_labels(), labels.c_str());
-  for (const auto& g : counts.groups) std::printf("  %-20s %15s\n", g.name.c_str(), with_commas(g.count).c_str());
-  std::printf("  %-20s %15s\n\n", "total (model)", with_commas(counts.base).c_str());
+  for (const auto& g : counts.groups)
+    if (g.name != "lora") std::printf("  %-20s %15s\n", g.name.c_str(), report::format_count(g.count).c_str());
+  std::printf("  %-20s %15s\n", "total (model)", report::format_count(counts.base).c_str());
+  if (counts.adapter > 0) std::printf("  %-20s %15s\n", "+ LoRA adapter", report::format_count(counts.adapter).c_str());
+  std::printf("\n");
   if (lora) {
     const auto& l = a.spec.lora;
     std::string targets;
@@ -52,8 +56,8 @@ void run_inspect(const InspectArgs& a) {
   } else {
     std::printf("method        %s\n", a.spec.method.c_str());
   }
-  std::printf("trainable params: %s || all params: %s || trainable%%: %.4f\n", with_commas(counts.trainable).c_str(),
-              with_commas(counts.base).c_str(), counts.trainable_percent());
+  std::printf("trainable params: %s || all params: %s || trainable%%: %.4f\n", report::format_count(counts.trainable).c_str(),
+              report::format_count(counts.base).c_str(), counts.trainable_percent());
 }
 
 }  // namespace

@@ -38,14 +38,6 @@ std::string apply(const RuntimeOptions& rt) {
   return resolve_device(rt.device);
 }
 
-std::string with_commas(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (n < 0 ? "-" : "") + out;
-}
 
 }  // namespace ft::cli
 

@@ -22,9 +22,6 @@ struct RuntimeOptions {
 void add_runtime_options(CLI::App* cmd, RuntimeOptions& rt);
 std::string apply(const RuntimeOptions& rt);
 
-// 1234567 → "1,234,567"
-std::string with_commas(int64_t n);
-
 }  // namespace ft::cli
 
 namespace ft::cli {

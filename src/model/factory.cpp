@@ -54,7 +54,10 @@ ParamCounts count_parameters(TransformerImpl& model) {
     if (!group_counts.count(group)) order.push_back(group);
     group_counts[group] += n;
   }
-  for (const auto& g : order) c.groups.push_back({g, group_counts[g]});
+  // Module groups in model order, then the LoRA tensors (which sit inside the layers) as one group.
+  for (const auto& g : order)
+    if (g != "lora") c.groups.push_back({g, group_counts[g]});
+  if (c.adapter > 0) c.groups.push_back({"lora", c.adapter});
   return c;
 }
 

@@ -297,7 +297,7 @@ json accuracy_verdict(const Arm& arm, const Arm& base, const json& pairs, const 
     parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": diff " + pp(p["bootstrap"]["diff"]) +
                     " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" + pp(lo) + ", " + pp(hi) +
                     "] pp, McNemar b=" + std::to_string(p["mcnemar"]["b"].get<int64_t>()) +
-                    " c=" + std::to_string(p["mcnemar"]["c"].get<int64_t>()) + " p=" + format_fixed(pv, 4));
+                    " c=" + std::to_string(p["mcnemar"]["c"].get<int64_t>()) + " p=" + format_p_value(pv));
   }
   if (tested == 0) {
     parts.insert(parts.begin(), "no seed with predictions from both arms");

@@ -46,4 +46,11 @@ std::string format_duration(double seconds) {
 
 std::string format_percent(double percent, int decimals) { return format_fixed(percent, decimals) + "%"; }
 
+std::string format_p_value(double p) {
+  if (p >= 1e-4 || p == 0) return format_fixed(p, 4);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1e", p);
+  return buf;
+}
+
 }  // namespace ft::report

@@ -131,7 +131,7 @@ std::string render_markdown(const json& c) {
       }
       const json &m = p["mcnemar"], &b = p["bootstrap"];
       row(out, {p["arm"], seed, format_count(p["n"].get<int64_t>()), format_count(m["b"].get<int64_t>()),
-                format_count(m["c"].get<int64_t>()), format_fixed(m["p_value"].get<double>(), 4),
+                format_count(m["c"].get<int64_t>()), format_p_value(m["p_value"].get<double>()),
                 points(b["diff"].get<double>()),
                 "[" + points(b["lo"].get<double>()) + ", " + points(b["hi"].get<double>()) + "]"});
     }
