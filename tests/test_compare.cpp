@@ -122,8 +122,7 @@ TEST(Compare, CtrlCKeepsFinishedArmsLeavesNoPartialFilesAndResumes) {
   EXPECT_TRUE(ft::file_exists(out + "/full/results.json"));
   EXPECT_FALSE(ft::file_exists(out + "/lora/results.json"));
   EXPECT_FALSE(ft::file_exists(out + "/comparison.json"));
-  for (const auto& e : std::filesystem::recursive_directory_iterator(out))
-    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+  for (const std::string& file : ft::files_below(out)) EXPECT_EQ(file.find(".tmp."), std::string::npos) << file;
 
   // Re-running finishes the interrupted arm only.
   const auto before = std::filesystem::last_write_time(out + "/full/results.json");

@@ -26,7 +26,7 @@ class Dataset : public ::testing::Test {
             ("ft_dataset_" + std::to_string(::getpid()) + "_" + info->name())).string();
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { ft::remove_tree(dir_); }
 
   std::string write(const std::string& name, const std::string& bytes) {
     const std::string path = ft::join_path(dir_, name);

@@ -185,6 +185,45 @@ TEST(PretrainTraining, LossDropsOnARepetitiveCorpus) {
   EXPECT_TRUE(ft::file_exists(out / "vocab.txt"));
 }
 
+// Each line is four consecutive words w_a w_a+1 w_a+2 w_a+3 (mod 20) from a random a, so a masked word
+// is fixed by its neighbours and by nothing else: a model that ignores context (word frequencies,
+// positions) scores about 1/20, one that attends to the words beside it about 100%.
+TEST(PretrainTraining, LearnsAWordFromItsNeighbours) {
+  TempDir dir("pretrain_context");
+  const std::string cfg = dir / "config";
+  ft::make_dirs(cfg);
+  ft::text::Tokenizer::from_vocab(tiny_vocab(), {}).save(cfg);
+  ft::write_json_atomic(cfg + "/config.json",
+                        {{"model_type", "roberta"}, {"vocab_size", 25}, {"hidden_size", 64},
+                         {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"intermediate_size", 128},
+                         {"max_position_embeddings", 34}, {"type_vocab_size", 1}, {"pad_token_id", 1},
+                         {"hidden_dropout_prob", 0.0}, {"attention_probs_dropout_prob", 0.0}});
+  std::mt19937 rng(1);
+  std::string text;
+  for (int i = 0; i < 5000; ++i) {
+    const unsigned a = rng() % 20;
+    for (unsigned k = 0; k < 4; ++k) text += "w" + std::to_string((a + k) % 20) + (k < 3 ? " " : "\n");
+  }
+  ft::write_file_atomic(dir / "corpus.txt", text);
+
+  ft::train::PretrainArguments a;
+  a.model_config = cfg;
+  a.corpus = dir / "corpus.txt";
+  a.output_dir = dir / "out";
+  a.eval_lines = 300;
+  a.max_length = 32;
+  a.max_steps = 800;
+  a.warmup_steps = 50;
+  a.per_device_train_batch_size = 16;
+  a.learning_rate = 5e-3;
+  a.eval_steps = 800;
+  a.save_steps = 0;
+  a.threads = 1;
+  const auto r = ft::train::run_pretraining(a);
+  EXPECT_GT(r.results["eval"]["mlm_accuracy"].get<double>(), 0.9);
+  EXPECT_LT(r.results["eval"]["mlm_loss"].get<double>(), 0.5);
+}
+
 TEST(PretrainResume, ContinuesExactlyAsAnUninterruptedRun) {
   TinySetup setup;
   TempDir full("pretrain_full"), resumed("pretrain_resumed");

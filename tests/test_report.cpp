@@ -398,7 +398,7 @@ TEST(ReportDashboard, ChartsArePng1600x1000) {
     EXPECT_EQ(size.height, static_cast<uint32_t>(kChartHeightPx)) << name;
   }
   std::set<std::string> files;
-  for (const auto& e : std::filesystem::directory_iterator(out)) files.insert(e.path().filename().string());
+  for (const std::string& path : ft::list_dir(out)) files.insert(std::filesystem::path(path).filename().string());
   EXPECT_EQ(files, (std::set<std::string>{"comparison.json", "report.md", "dashboard.png", "tradeoff.png"}))
       << "no temporary files left behind";
   EXPECT_EQ(ft::read_json(ft::join_path(out, "comparison.json"))["baseline"], "full");

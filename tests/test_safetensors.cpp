@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "io/state_dict.h"
+#include "test_util.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -19,19 +20,10 @@ const std::string kGoldens = std::string(FT_SHARED_DIR) + "/goldens/hf-tiny";
   if (!ft::dir_exists(kGoldens)) GTEST_SKIP() << "shared goldens not found at " << kGoldens
 
 // A fresh directory per test, removed afterwards.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    path = (fs::temp_directory_path() /
-            ("ft_io_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name()))
-               .string();
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : ft::testing::TempDir {
+  TempDir() : ft::testing::TempDir("io") {}
   std::string file(const std::string& name) const { return ft::join_path(path, name); }
-  size_t count() const { return static_cast<size_t>(std::distance(fs::directory_iterator(path), {})); }
+  size_t count() const { return ft::list_dir(path).size(); }
 };
 
 bool same_bytes(const torch::Tensor& a, const torch::Tensor& b) {

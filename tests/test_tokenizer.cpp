@@ -91,7 +91,7 @@ Tokenizer small(TokenizerOptions opts = {}) { return Tokenizer::from_vocab(kVoca
 
 std::string temp_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("ft_tok_" + name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
 }
@@ -254,7 +254,7 @@ TEST(TokenizerLoad, SaveThenFromDirGivesIdenticalIds) {
   EXPECT_TRUE(Tokenizer::from_dir(dir).options().additional_special_tokens.empty());
   std::filesystem::remove(ft::join_path(dir, "tokenizer.json"));
   check(Tokenizer::from_dir(dir));  // through vocab.txt + tokenizer_config.json
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerLoad, SavedTokenizerJsonHasHfLayout) {
@@ -271,7 +271,7 @@ TEST(TokenizerLoad, SavedTokenizerJsonHasHfLayout) {
   EXPECT_EQ(j["added_tokens"].size(), 5u);
   EXPECT_EQ(ft::read_file(ft::join_path(dir, "vocab.txt")).substr(0, 12), "[PAD]\n[UNK]\n");
   EXPECT_EQ(ft::read_json(ft::join_path(dir, "tokenizer_config.json"))["tokenizer_class"], "BertTokenizer");
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerLoad, TokenizerJsonAsTheTokenizersLibraryWritesIt) {
@@ -297,7 +297,7 @@ TEST(TokenizerLoad, TokenizerJsonAsTheTokenizersLibraryWritesIt) {
   EXPECT_TRUE(tok.options().do_lower_case);
   EXPECT_EQ(tok.tokenize("HELLO Café"), Pieces({"hello", "cafe"}));
   EXPECT_EQ(tok.encode("world"), std::vector<int64_t>({2, 8, 3}));
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerLoad, VocabTxtWithCrlfLineEnds) {
@@ -308,7 +308,7 @@ TEST(TokenizerLoad, VocabTxtWithCrlfLineEnds) {
   const auto tok = Tokenizer::from_dir(dir);
   EXPECT_EQ(tok.vocab_size(), kVocab.size());
   EXPECT_EQ(tok.encode("hello world"), small().encode("hello world"));
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerLoad, ConfigFilesSetFlagsAndSpecialTokens) {
@@ -330,14 +330,14 @@ TEST(TokenizerLoad, ConfigFilesSetFlagsAndSpecialTokens) {
   EXPECT_EQ(tok.tokenize("x<mask>WORLD"), Pieces({"x", "<mask>", "world"}));
   EXPECT_EQ(tok.options().additional_special_tokens, Pieces({"hel"}));
   EXPECT_EQ(tok.tokenize("xhelb"), Pieces({"x", "hel", "b"}));
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerErrors, MissingDirectoryOrVocabNamesThePath) {
   EXPECT_NE(error_of([] { Tokenizer::from_dir("/nonexistent/tok"); }).find("/nonexistent/tok"), std::string::npos);
   const std::string dir = temp_dir("empty");
   EXPECT_NE(error_of([&] { Tokenizer::from_dir(dir); }).find(ft::join_path(dir, "vocab.txt")), std::string::npos);
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerErrors, MalformedTokenizerJsonNamesTheFile) {
@@ -351,7 +351,7 @@ TEST(TokenizerErrors, MalformedTokenizerJsonNamesTheFile) {
   EXPECT_NE(bpe.find("WordPiece"), std::string::npos);
   ft::write_file_atomic(path, std::string(R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})"));
   EXPECT_NE(error_of([&] { Tokenizer::from_dir(dir); }).find(path), std::string::npos);
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerErrors, VocabularyProblems) {
@@ -367,7 +367,7 @@ TEST(TokenizerErrors, VocabularyProblems) {
   const std::string msg = error_of([&] { Tokenizer::from_dir(dir); });
   EXPECT_NE(msg.find(path), std::string::npos);
   EXPECT_NE(msg.find("[UNK]"), std::string::npos);
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }
 
 TEST(TokenizerCli, WritesJsonlAndReportsErrors) {
@@ -393,5 +393,5 @@ TEST(TokenizerCli, WritesJsonlAndReportsErrors) {
   EXPECT_EQ(ft::read_file(out), "{\"input_ids\":[2,5,3]}\n{\"input_ids\":[2,8,3]}\n");
   EXPECT_NE(std::system((cmd + " --column text --output " + out + " 2>/dev/null").c_str()), 0);
   EXPECT_EQ(ft::read_file(out), "{\"input_ids\":[2,5,3]}\n{\"input_ids\":[2,8,3]}\n");
-  std::filesystem::remove_all(dir);
+  ft::remove_tree(dir);
 }

@@ -23,10 +23,10 @@ struct TempDir {
     path = (std::filesystem::temp_directory_path() /
             ("ft_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++)))
                .string();
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
+    ft::remove_tree(path);
+    ft::make_dirs(path);
   }
-  ~TempDir() { std::filesystem::remove_all(path); }
+  ~TempDir() { ft::remove_tree(path); }
   std::string operator/(const std::string& name) const { return path + "/" + name; }
 };
 

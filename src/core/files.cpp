@@ -1,6 +1,11 @@
 #include "core/files.h"
 
+#include <dirent.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdio>
@@ -88,6 +93,41 @@ void make_dirs(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create directory (" + ec.message() + ")");
+}
+
+void remove_tree(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p) == 0 ? 0 : -1; };
+  if (::nftw(path.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    throw Error(path + ": cannot remove (" + std::strerror(errno) + ")");
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") out.push_back(join_path(dir, name));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> files_below(const std::string& dir) {
+  static thread_local std::vector<std::string>* found = nullptr;
+  std::vector<std::string> out;
+  found = &out;
+  auto visit = [](const char* p, const struct stat*, int type, struct FTW*) {
+    if (type == FTW_F) found->push_back(p);
+    return 0;
+  };
+  if (dir_exists(dir)) ::nftw(dir.c_str(), visit, 16, FTW_PHYS);
+  found = nullptr;
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace ft

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 namespace ft {
 
@@ -22,5 +23,11 @@ bool file_exists(const std::string& path);
 bool dir_exists(const std::string& path);
 std::string join_path(const std::string& dir, const std::string& name);
 void make_dirs(const std::string& dir);
+
+// Directory walks use POSIX calls, not std::filesystem: the libtorch in PyTorch's pip wheels exports
+// its own older std::filesystem::remove_all (and friends), and a binary that binds to it crashes.
+void remove_tree(const std::string& path);                 // recursively; absent is fine
+std::vector<std::string> list_dir(const std::string& dir);  // entries' paths, sorted; none if absent
+std::vector<std::string> files_below(const std::string& dir);  // regular files, recursively, sorted
 
 }  // namespace ft

@@ -9,6 +9,8 @@
 #include <torch/cuda.h>
 #endif
 
+#include "core/files.h"
+
 namespace ft {
 
 int64_t peak_rss_bytes() {
@@ -19,8 +21,8 @@ int64_t peak_rss_bytes() {
 
 #ifdef FT_WITH_CUDA
 namespace {
-using c10::cuda::CUDACachingAllocator::StatType;
-constexpr size_t kAll = static_cast<size_t>(StatType::AGGREGATE);
+// StatType::AGGREGATE: 0 in every version, though the enum's namespace moved in 2.x.
+constexpr size_t kAll = 0;
 }  // namespace
 int64_t cuda_peak_allocated_bytes() {
   if (!torch::cuda::is_available()) return 0;
@@ -41,9 +43,11 @@ void reset_cuda_peak_stats() {}
 
 int64_t directory_bytes(const std::string& dir) {
   int64_t total = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec))
-    if (e.is_regular_file(ec)) total += static_cast<int64_t>(e.file_size(ec));
+  for (const std::string& file : files_below(dir)) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(file, ec);
+    if (!ec) total += static_cast<int64_t>(size);
+  }
   return total;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/error.h"
@@ -28,10 +29,8 @@ void on_interrupt(int sig) {
 
 // Temp files of atomic writes that a killed run may have left (name.tmp.<pid>).
 void remove_stale_temp_files(const std::string& dir) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-    if (e.path().filename().string().find(".tmp.") != std::string::npos) std::filesystem::remove(e.path(), ec);
+  for (const std::string& path : list_dir(dir))
+    if (std::filesystem::path(path).filename().string().find(".tmp.") != std::string::npos) std::remove(path.c_str());
 }
 
 // Runs the child and returns its exit status; 128+signal when it was killed by one.

@@ -362,8 +362,8 @@ json arm_json(const Arm& arm, const Arm& base) {
 std::vector<RunInfo> discover_runs(const std::string& root) {
   if (!dir_exists(root)) throw Error(root + ": not a directory");
   std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(root))
-    if (entry.is_regular_file() && entry.path().filename() == kResultsFile) files.push_back(entry.path().string());
+  for (const std::string& file : files_below(root))
+    if (std::filesystem::path(file).filename() == kResultsFile) files.push_back(file);
   if (files.empty()) throw Error(root + ": no " + std::string(kResultsFile) + " found below it");
   std::sort(files.begin(), files.end());
   std::vector<RunInfo> runs;

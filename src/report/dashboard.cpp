@@ -74,8 +74,10 @@ struct ScratchDir {
     path = pattern;
   }
   ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
+    try {
+      remove_tree(path);
+    } catch (const Error&) {  // a leftover scratch dir is not worth failing the report for
+    }
   }
 };
 

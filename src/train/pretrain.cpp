@@ -162,15 +162,15 @@ std::string existing_checkpoint(const std::string& ckpt) {
 void write_checkpoint(const std::string& ckpt, model::TransformerImpl& model, torch::optim::AdamW& optimizer,
                       const std::string& tokenizer_dir, const nlohmann::json& state) {
   const std::string tmp = ckpt + ".tmp", old = ckpt + ".old";
-  fs::remove_all(tmp);
+  remove_tree(tmp);
   io::save_model(tmp, model);
   io::copy_tokenizer_files(tokenizer_dir, tmp);
   io::write_safetensors(join_path(tmp, "optimizer.safetensors"), adamw_state(optimizer, model));
   write_json_atomic(join_path(tmp, "trainer_state.json"), state);
-  fs::remove_all(old);
+  remove_tree(old);
   if (fs::exists(ckpt)) fs::rename(ckpt, old);
   fs::rename(tmp, ckpt);
-  fs::remove_all(old);
+  remove_tree(old);
 }
 
 nlohmann::json data_fingerprint(const PretrainArguments& a, size_t train_sequences) {
