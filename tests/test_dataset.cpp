@@ -343,6 +343,29 @@ TEST_F(Dataset, ReadLines) {
   EXPECT_THROW(ft::data::read_lines(ft::join_path(dir_, "missing.txt")), ft::Error);
 }
 
+TEST_F(Dataset, TextColumnFromPlainLinesOrTsv) {
+  // Plain text: every line is a text, blank ones too, so output rows line up with input lines.
+  const auto plain = ft::data::read_text_column(write("p.txt", "one\r\n\n\"quoted\" two\n"));
+  EXPECT_EQ(plain.texts, (std::vector<std::string>{"one", "", "\"quoted\" two"}));
+  EXPECT_EQ(plain.lines, (std::vector<size_t>{1, 2, 3}));
+  // TSV: the named column; quotes stay text, blank lines are skipped.
+  const std::string tsv = write("t.tsv", "id\tdocument\tlabel\n7\t\"a\n\n8\tc\t0\n");
+  const auto docs = ft::data::read_text_column(tsv);
+  EXPECT_EQ(docs.texts, (std::vector<std::string>{"\"a", "c"}));
+  EXPECT_EQ(docs.lines, (std::vector<size_t>{2, 4}));
+  auto error_of = [](const std::string& path, const std::string& column) {
+    try {
+      ft::data::read_text_column(path, column);
+    } catch (const ft::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of(tsv, "text"), tsv + ":1: no column 'text' in the header (columns: id, document, label)");
+  EXPECT_EQ(error_of(tsv, "label"), tsv + ":2: has 2 fields, no 'label' column");
+  EXPECT_NE(error_of(write("e.txt", ""), "document").find("e.txt: empty input"), std::string::npos);
+}
+
 // The real NSMC splits, when the shared data folder is present.
 std::string nsmc_file(const std::string& name) { return std::string(FT_SHARED_DIR) + "/nsmc/" + name; }
 

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
-#include "text/rows.h"
+#include "data/dataset.h"
 #include "text/tokenizer.h"
 
 using ft::text::Tokenizer;
@@ -24,8 +24,8 @@ const std::string kGoldens = kShared + "/goldens/tokenizer";
 
 // Compares every row of a golden JSONL with our ids (and tokens where the golden has them).
 void expect_golden(const Tokenizer& tok, const std::string& tsv, const std::string& jsonl) {
-  const auto docs = ft::text::read_text_rows(tsv, "document");
-  const auto ids = ft::text::read_text_rows(tsv, "id");
+  const auto docs = ft::data::read_text_column(tsv, "document");
+  const auto ids = ft::data::read_text_column(tsv, "id");
   std::istringstream in(ft::read_file(jsonl));
   std::string line;
   size_t row = 0, mismatches = 0;

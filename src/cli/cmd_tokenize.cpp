@@ -1,12 +1,12 @@
 // finetune tokenize: one JSON object per input text, in input order: {"input_ids": [...]} plus
 // "tokens" with --tokens. Input: a TSV with a header (the column defaults to `document`) when its
-// first line has a TAB, else one text per line (see text/rows.h).
+// first line has a TAB, else one text per line (see data/dataset.h).
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "text/rows.h"
+#include "data/dataset.h"
 #include "text/tokenizer.h"
 
 namespace ft::cli {
@@ -20,7 +20,7 @@ struct TokenizeArgs {
 
 void run_tokenize(const TokenizeArgs& a) {
   const auto tok = text::Tokenizer::from_dir(a.tokenizer);
-  const auto rows = text::read_text_rows(a.input, a.column);
+  const auto rows = data::read_text_column(a.input, a.column);
   write_file_atomic(a.output, [&](std::ostream& out) {
     for (size_t i = 0; i < rows.texts.size(); ++i) {
       std::vector<int64_t> ids;

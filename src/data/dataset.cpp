@@ -68,6 +68,12 @@ std::string shorten(std::string_view s) {
   return s.size() <= 40 ? std::string(s) : std::string(s.substr(0, 40)) + "...";
 }
 
+std::string join(const std::vector<std::string_view>& items) {
+  std::string out;
+  for (auto item : items) out += (out.empty() ? "" : ", ") + shorten(item);
+  return out;
+}
+
 // Validates rows and turns them into examples, whatever format they came from; decides
 // whether a bad row fails the load or is skipped.
 class RowCollector {
@@ -142,12 +148,6 @@ class RowCollector {
   }
 
  private:
-  static std::string join(const std::vector<std::string_view>& items) {
-    std::string out;
-    for (auto item : items) out += (out.empty() ? "" : ", ") + shorten(item);
-    return out;
-  }
-
   std::string label_list() const { return join(std::vector<std::string_view>(opts_.label_names.begin(), opts_.label_names.end())); }
 
   long find_column(const std::vector<std::string_view>& columns, const std::string& name, size_t line) const {
@@ -302,6 +302,39 @@ std::vector<std::string> read_lines(const std::string& path) {
   std::vector<std::string> lines;
   for_each_line(drop_bom(buf), [&](std::string_view line, size_t) { lines.emplace_back(line); });
   return lines;
+}
+
+TextColumn read_text_column(const std::string& path, const std::string& column) {
+  const std::string file = read_file(path);
+  const std::string_view buf = drop_bom(file);
+  TextColumn out;
+  if (buf.substr(0, buf.find('\n')).find('\t') == std::string_view::npos) {
+    for_each_line(buf, [&](std::string_view line, size_t number) {
+      out.texts.emplace_back(line);
+      out.lines.push_back(number);
+    });
+    if (out.texts.empty()) throw Error(path + ": empty input");
+    return out;
+  }
+  std::vector<std::string_view> fields;
+  size_t col = 0;
+  for_each_line(buf, [&](std::string_view line, size_t number) {
+    if (line.empty()) return;
+    split_tabs(line, fields);
+    if (number == 1) {
+      col = static_cast<size_t>(std::find(fields.begin(), fields.end(), column) - fields.begin());
+      if (col == fields.size())
+        throw Error(path + ":1: no column '" + column + "' in the header (columns: " + join(fields) + ")");
+      return;
+    }
+    if (fields.size() <= col)
+      throw Error(path + ":" + std::to_string(number) + ": has " + std::to_string(fields.size()) + " fields, no '" +
+                  column + "' column");
+    out.texts.emplace_back(fields[col]);
+    out.lines.push_back(number);
+  });
+  if (out.texts.empty()) throw Error(path + ": no rows after the header");
+  return out;
 }
 
 Dataset load_dataset(const std::string& path, const DatasetOptions& opts) {

@@ -39,4 +39,14 @@ Dataset load_dataset(const std::string& path, const DatasetOptions& opts);
 // Lines of a text file without their LF / CRLF ends; a final line without newline is kept.
 std::vector<std::string> read_lines(const std::string& path);
 
+// Unlabelled texts (what `finetune tokenize` reads): if the first line holds a TAB, a TSV with a header
+// whose `column` is taken (fields split as load_dataset splits TSV; blank lines ignored); otherwise
+// every line is one text, blank ones included, so output lines match input lines.
+struct TextColumn {
+  std::vector<std::string> texts;
+  std::vector<size_t> lines;  // 1-based line of each text, for error messages
+};
+// Throws ft::Error naming the file (and line) for a missing column, a short row or an input without rows.
+TextColumn read_text_column(const std::string& path, const std::string& column = "document");
+
 }  // namespace ft::data

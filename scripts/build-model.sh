@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Rebuilds the embedded model models/ko-roberta-small from nothing but the unlabeled NSMC reviews:
+# a 10,000-token WordPiece vocabulary, then masked-LM pretraining of a 4-layer RoBERTa (hidden 256).
+# About 1.5 hours on 2 CPU cores. Interrupted? Run it again: pretraining resumes from its checkpoint.
+#
+#   scripts/build-model.sh [CORPUS] [WORK_DIR]
+#   CORPUS: one review a line (default: $NSMC_DIR/unlabeled_reviews.txt, else ../shared/nsmc/...)
+#   WORK_DIR: scratch space (default runs/ko-roberta-small); the result replaces models/ko-roberta-small.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus=${1:-${NSMC_DIR:-../shared/nsmc}/unlabeled_reviews.txt}
+work=${2:-runs/ko-roberta-small}
+model=models/ko-roberta-small
+[ -f "$corpus" ] || { echo "error: corpus $corpus not found (give it as the first argument)" >&2; exit 1; }
+[ -x build/finetune ] || { cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null && cmake --build build --target finetune; }
+
+# 1. Vocabulary: HF WordPieceTrainer's algorithm, RoBERTa-style special ids ([CLS]=0 [PAD]=1 [SEP]=2).
+if [ ! -f "$work/init/vocab.txt" ]; then
+  build/finetune tokenizer train --input "$corpus" --vocab-size 10000 --limit-alphabet 2000 --output "$work/init"
+fi
+# 2. Architecture (random init): 4 layers, hidden 256, 4 heads, FFN 1024, 128-token sequences.
+cat > "$work/init/config.json" <<'EOF'
+{
+  "architectures": ["RobertaForMaskedLM"],
+  "model_type": "roberta",
+  "vocab_size": 10000,
+  "hidden_size": 256,
+  "num_hidden_layers": 4,
+  "num_attention_heads": 4,
+  "intermediate_size": 1024,
+  "hidden_act": "gelu",
+  "max_position_embeddings": 130,
+  "type_vocab_size": 1,
+  "pad_token_id": 1,
+  "bos_token_id": 0,
+  "eos_token_id": 2,
+  "layer_norm_eps": 1e-05,
+  "hidden_dropout_prob": 0.1,
+  "attention_probs_dropout_prob": 0.1,
+  "initializer_range": 0.02
+}
+EOF
+# 3. Masked-LM pretraining; the corpus's last 2,000 lines are held out for the MLM evaluation.
+resume=()
+[ -f "$work/out/checkpoint/trainer_state.json" ] && resume=(--resume)
+build/finetune pretrain --model-config "$work/init" --corpus "$corpus" --output-dir "$work/out" "${resume[@]}" \
+  --max-steps 9000 --learning-rate 2e-3 --warmup-steps 500 --per-device-train-batch-size 32 --max-length 128 \
+  --eval-lines 2000 --eval-steps 500 --save-steps 250 --logging-steps 50 --seed 42
+# 4. The shipped files (the model card, README.md, is kept).
+mkdir -p "$model"
+for f in config.json model.safetensors vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json \
+         pretrain_results.json trainer_state.json; do
+  cp "$work/out/$f" "$model/$f.tmp" && mv "$model/$f.tmp" "$model/$f"
+done
+echo "model: $model ($(du -sh "$model" | cut -f1))"
