@@ -6,8 +6,9 @@
 Trains RobertaForSequenceClassification as the study did (batch 32, max length 128, dynamic padding,
 lr 2e-5 full / 2e-4 LoRA r 8 alpha 32 on query+value) on a seeded sample of the training reviews, and
 prints one JSON line: samples/s as Trainer reports it, and the peak GPU memory PyTorch allocated.
-Run `finetune train` with the same settings beside it (see bench/README in the project README's
-"Speed" section) and compare the two on the same machine.
+Beside it, on the same machine: finetune train --model DIR --random-init --method full|lora
+--learning-rate 2e-5|2e-4 --train-file ratings_train.txt --max-train-samples 19200 --max-steps 600
+--eval-strategy no --device cuda --fp16 (README, "Speed").
 """
 import argparse
 import csv
