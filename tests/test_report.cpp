@@ -1,5 +1,6 @@
 // Comparison, report and charts from synthetic run folders with known figures and predictions.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -390,8 +391,18 @@ TEST(ReportDashboard, ChartsArePng1600x1000) {
   third.trainable = 1181954;
   runs.push_back(third);
   const std::vector<RunInfo> infos = write_runs(tmp, runs);
+  // A relative output directory, as `compare --output-dir runs/demo` gives; gnuplot runs elsewhere.
+  const std::string cwd = std::filesystem::current_path().string();
+  ASSERT_EQ(::chdir(tmp.path.c_str()), 0);
+  std::string err;
+  try {
+    write_comparison_outputs("out", infos);
+  } catch (const ft::Error& e) {
+    err = e.what();
+  }
+  ASSERT_EQ(::chdir(cwd.c_str()), 0);
+  ASSERT_EQ(err, "");
   const std::string out = tmp / "out";
-  write_comparison_outputs(out, infos);
   for (const char* name : {"dashboard.png", "tradeoff.png"}) {
     const PngSize size = png_size(ft::join_path(out, name));
     EXPECT_EQ(size.width, static_cast<uint32_t>(kChartWidthPx)) << name;

@@ -88,8 +88,9 @@ void render(const std::string& script, const std::map<std::string, std::string>&
   const std::string term = png_terminal(gnuplot);
   ScratchDir scratch;
   for (const auto& kv : data) write_file_atomic(join_path(scratch.path, kv.first), kv.second);
-  // The temp PNG sits next to the target so the final rename never crosses filesystems.
-  const std::string tmp_png = png_path + ".tmp." + std::to_string(::getpid()) + ".png";
+  // The temp PNG sits next to the target so the final rename never crosses filesystems; absolute,
+  // since gnuplot runs in the scratch dir.
+  const std::string tmp_png = fs::absolute(png_path).string() + ".tmp." + std::to_string(::getpid()) + ".png";
   const std::string script_path = join_path(scratch.path, "plot.gp");
   write_file_atomic(script_path, "set terminal " + term + "\nset output " + gp_quote(tmp_png) +
                                      "\nset datafile missing '?'\n" + script + "set output\n");
