@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "text/rows.h"
+#include "data/dataset.h"
 #include "text/tokenizer.h"
 
 int main(int argc, char** argv) {
@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
   }
   try {
     const auto tok = ft::text::Tokenizer::from_dir(argv[1]);
-    const auto rows = ft::text::read_text_rows(argv[2], argc == 4 ? argv[3] : "document");
+    const auto rows = ft::data::read_text_column(argv[2], argc == 4 ? argv[3] : "document");
     double best = 1e300;
     size_t tokens = 0;
     for (int pass = 0; pass < 3; ++pass) {
