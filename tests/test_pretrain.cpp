@@ -23,6 +23,18 @@ std::vector<std::string> tiny_vocab() {
   return vocab;
 }
 
+// A 2-layer RoBERTa over tiny_vocab (config.json + tokenizer) in `dir`; `sizes` adds or overrides keys.
+std::string write_tiny_config(const std::string& dir, const nlohmann::json& sizes) {
+  ft::make_dirs(dir);
+  ft::text::Tokenizer::from_vocab(tiny_vocab(), {}).save(dir);
+  nlohmann::json cfg = {{"model_type", "roberta"},        {"vocab_size", 25},        {"num_hidden_layers", 2},
+                        {"num_attention_heads", 2},       {"max_position_embeddings", 34},
+                        {"type_vocab_size", 1},           {"pad_token_id", 1}};
+  cfg.update(sizes);
+  ft::write_json_atomic(dir + "/config.json", cfg);
+  return dir;
+}
+
 // A tiny RoBERTa (config + tokenizer) and a corpus of four fixed phrases in random order, so a masked
 // word is predictable from the rest of its phrase.
 struct TinySetup {
@@ -30,14 +42,7 @@ struct TinySetup {
   std::string model_config, corpus;
 
   explicit TinySetup(int lines = 400) {
-    model_config = dir / "config";
-    ft::make_dirs(model_config);
-    ft::text::Tokenizer::from_vocab(tiny_vocab(), {}).save(model_config);
-    ft::write_json_atomic(model_config + "/config.json",
-                          {{"model_type", "roberta"}, {"vocab_size", 25}, {"hidden_size", 32},
-                           {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"intermediate_size", 64},
-                           {"max_position_embeddings", 34}, {"type_vocab_size", 1}, {"pad_token_id", 1},
-                           {"layer_norm_eps", 1e-5}});
+    model_config = write_tiny_config(dir / "config", {{"hidden_size", 32}, {"intermediate_size", 64}, {"layer_norm_eps", 1e-5}});
     corpus = dir / "corpus.txt";
     const char* const phrases[] = {"w0 w1 w2 w3 w4", "w5 w6 w7 w8", "w9 w10 w11 w12 w13 w14", "w15 w16 w17 w18 w19"};
     std::mt19937 rng(7);
@@ -190,14 +195,9 @@ TEST(PretrainTraining, LossDropsOnARepetitiveCorpus) {
 // positions) scores about 1/20, one that attends to the words beside it about 100%.
 TEST(PretrainTraining, LearnsAWordFromItsNeighbours) {
   TempDir dir("pretrain_context");
-  const std::string cfg = dir / "config";
-  ft::make_dirs(cfg);
-  ft::text::Tokenizer::from_vocab(tiny_vocab(), {}).save(cfg);
-  ft::write_json_atomic(cfg + "/config.json",
-                        {{"model_type", "roberta"}, {"vocab_size", 25}, {"hidden_size", 64},
-                         {"num_hidden_layers", 2}, {"num_attention_heads", 2}, {"intermediate_size", 128},
-                         {"max_position_embeddings", 34}, {"type_vocab_size", 1}, {"pad_token_id", 1},
-                         {"hidden_dropout_prob", 0.0}, {"attention_probs_dropout_prob", 0.0}});
+  const std::string cfg = write_tiny_config(dir / "config", {{"hidden_size", 64}, {"intermediate_size", 128},
+                                                             {"hidden_dropout_prob", 0.0},
+                                                             {"attention_probs_dropout_prob", 0.0}});
   std::mt19937 rng(1);
   std::string text;
   for (int i = 0; i < 5000; ++i) {
