@@ -20,12 +20,11 @@ namespace {
 const std::string kModel = std::string(FT_SOURCE_DIR) + "/models/ko-roberta-small";
 
 TEST(EmbeddedModel, FilesAreCompleteAndSmall) {
-  uintmax_t bytes = 0;
   for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json",
-                        "special_tokens_map.json", "README.md", "pretrain_results.json"}) {
-    ASSERT_TRUE(ft::file_exists(ft::join_path(kModel, f))) << f;
-    bytes += std::filesystem::file_size(ft::join_path(kModel, f));
-  }
+                        "special_tokens_map.json", "README.md", "pretrain_results.json"})
+    EXPECT_TRUE(ft::file_exists(ft::join_path(kModel, f))) << f;
+  uintmax_t bytes = 0;
+  for (const std::string& f : ft::files_below(kModel)) bytes += std::filesystem::file_size(f);
   EXPECT_LE(bytes, 25u * 1000 * 1000);
   const auto cfg = ft::read_json(ft::join_path(kModel, "config.json"));
   EXPECT_EQ(cfg["model_type"], "roberta");
@@ -38,7 +37,7 @@ TEST(EmbeddedModel, FilesAreCompleteAndSmall) {
 
 // The corpus's last 2,000 lines were held out of pretraining; the model must fill in their masked
 // words. Guessing from word frequencies alone (the plateau pretraining starts on) gives a loss of
-// about 7.0 and an accuracy of about 0.16.
+// about 7.0 and an accuracy of about 0.16; the model after pretraining's first stage 5.4 and 0.23.
 TEST(EmbeddedModel, PredictsMaskedWordsOfHeldOutReviews) {
   FT_REQUIRE_SHARED("nsmc/unlabeled_reviews.txt");
   const auto tok = ft::text::Tokenizer::from_dir(kModel);
@@ -75,8 +74,8 @@ TEST(EmbeddedModel, PredictsMaskedWordsOfHeldOutReviews) {
   const double loss = loss_sum / static_cast<double>(total);
   EXPECT_GT(total, 2000);
   std::cout << "held-out MLM: loss " << loss << ", accuracy " << accuracy << " (" << total << " masked tokens)\n";
-  EXPECT_LT(loss, 6.0);
-  EXPECT_GT(accuracy, 0.185);
+  EXPECT_LT(loss, 5.2);
+  EXPECT_GT(accuracy, 0.24);
 }
 
 // Same data, schedule and seed; only the starting weights differ.
@@ -98,6 +97,7 @@ TEST(EmbeddedModel, FineTunesFarBetterThanRandomInit) {
     return ft::train::run_training(ft::train::RunSpec::from_json(j, "test"))["eval"]["final"]["accuracy"].get<double>();
   };
   const double pretrained = accuracy(false), random = accuracy(true);
+  std::cout << "accuracy after fine-tuning: pretrained " << pretrained << ", random init " << random << "\n";
   EXPECT_GT(pretrained, 0.72);
   EXPECT_GT(pretrained, random + 0.08) << "pretrained " << pretrained << ", random init " << random;
 }

@@ -40,6 +40,7 @@ struct FakeRun {
   std::string device = "cpu";
   Wrong wrong{0, 100};
   bool predictions = true;
+  bool random_init = false;
 };
 
 int64_t label_of(int64_t i) { return i % 2; }
@@ -53,6 +54,7 @@ void write_run(const std::string& dir, const FakeRun& r) {
       {"method", r.method},
       {"seed", r.seed},
       {"model", "klue/roberta-base"},
+      {"random_init", r.random_init},
       {"parameters", {{"trainable", r.trainable}, {"total", r.total}}},
       {"train", {{"final_loss", r.train_loss}, {"runtime_s", r.runtime_s}}},
       {"eval", {{"final", eval}, {"best", eval}}},
@@ -312,10 +314,32 @@ TEST(ReportComparison, BaselineChoice) {
   const json c = build_comparison(runs, o);
   EXPECT_EQ(c["baseline"], "lora");
   EXPECT_EQ(c["verdicts"].size(), 10u) << "five claims for each of two arms";
+  // Baseline full_lr5e-5: the lora arm gets the five claims, the other full arm only the accuracy one.
+  o.baseline_arm = "full_lr5e-5";
+  const json same = build_comparison(runs, o);
+  ASSERT_EQ(same["verdicts"].size(), 6u);
+  int full_vs_full = 0;
+  for (const json& v : same["verdicts"])
+    if (v["arm"] == "full") {
+      ++full_vs_full;
+      EXPECT_EQ(v["claim"], "accuracy equal within noise");
+    }
+  EXPECT_EQ(full_vs_full, 1);
   o.baseline_arm = "nope";
   EXPECT_NE(error_of([&] { build_comparison(runs, o); }).find("'nope'"), std::string::npos);
   const std::vector<RunInfo> lora_only(runs.begin(), runs.begin() + 1);
   EXPECT_NE(error_of([&] { build_comparison(lora_only); }).find("--baseline"), std::string::npos);
+}
+
+TEST(ReportComparison, RandomInitArmIsNamedSo) {
+  TempDir tmp("report");
+  FakeRun scratch = full_run();
+  scratch.arm = "random-init";
+  scratch.random_init = true;
+  const json c = build_comparison(write_runs(tmp, {full_run(), scratch}));
+  EXPECT_EQ(c["arms"][0]["model"], "klue/roberta-base");
+  EXPECT_EQ(c["arms"][1]["model"], "klue/roberta-base (random init)");
+  EXPECT_NE(render_markdown(c).find("klue/roberta-base (random init)"), std::string::npos);
 }
 
 TEST(ReportComparison, MissingOrMalformedResultsNameTheFile) {

@@ -72,6 +72,7 @@ RunRecord read_run(const RunInfo& info) {
   r.method = optional_string(j, "/method", file, "");
   if (r.method.empty()) throw Error(file + ": missing /method");
   r.model = optional_string(j, "/model", file, "");
+  if (j.value("random_init", false)) r.model += " (random init)";  // only the config was read from it
   r.device = optional_string(j, "/environment/device", file, "cpu");
   // The study's memory figure is the CUDA allocator's peak; on CPU the process RSS is what exists.
   const bool cuda = r.device.rfind("cuda", 0) == 0;
@@ -438,6 +439,12 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
     const Arm& arm = arms[i];
     for (const RunRecord* r : arm.runs)
       if (base.run_for_seed(r->info.seed)) j["pairs"].push_back(pair_json(arm, base, r->info.seed, cache, options));
+    // The study's cost claims are about swapping the method (LoRA for full); between arms of one method
+    // (an lr sweep, pretrained vs random init) only the accuracy question is meaningful.
+    if (arm.method == base.method) {
+      j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
+      continue;
+    }
     j["verdicts"].push_back(parameters_verdict(arm, base));
     j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
     j["verdicts"].push_back(lower_than_baseline(arm, base, "memory reduced", "peak_memory_bytes", bytes));

@@ -17,6 +17,8 @@
 //     sqrt(s_arm² + s_base²), else it is within run-to-run noise and the claim fails. Memory
 //     and time are null when the two arms ran on different devices (or measured memory
 //     differently), since the numbers would not be comparable.
+// An arm of the baseline's own method (an lr sweep, pretrained vs random init) gets only the
+// accuracy verdict: the other claims are about what changing the method costs and gains.
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>

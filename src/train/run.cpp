@@ -248,6 +248,7 @@ nlohmann::json run_training(const RunSpec& spec) {
       {"method", spec.model.method},
       {"seed", args.seed},
       {"model", spec.model.dir},
+      {"random_init", spec.model.random_init},
       {"hyperparameters", hyper},
       {"parameters", {{"trainable", counts.trainable}, {"total", counts.base}, {"adapter", counts.adapter},
                       {"trainable_percent", counts.trainable_percent()}}},
