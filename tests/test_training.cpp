@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <numeric>
 #include <random>
 
 #include "core/error.h"
@@ -143,6 +144,20 @@ TEST(Training, SameSeedSameLossesAndLoraTrainsOnlyAdapterAndHead) {
   for (const auto& e : lb) if (e.contains("loss")) losses_b.push_back(e["loss"]);
   ASSERT_EQ(losses_a.size(), 50u);
   EXPECT_EQ(losses_a, losses_b);
+  // Logging every 8 of 50 steps: windows end at steps 8..48 (no 2-step tail window), and the final
+  // train loss is the mean of the last 8 steps, the same steps' losses as above.
+  TempDir d("train_d");
+  spec.args.output_dir = d.path;
+  spec.args.logging_steps = 8;
+  const auto rd = ft::train::run_training(spec);
+  std::vector<int64_t> logged_steps;
+  const auto ld = ft::read_json(d / "trainer_state.json")["log_history"];
+  for (const auto& e : ld)
+    if (e.contains("loss")) logged_steps.push_back(e["step"]);
+  EXPECT_EQ(logged_steps, (std::vector<int64_t>{8, 16, 24, 32, 40, 48}));
+  const double last8 = std::accumulate(losses_a.end() - 8, losses_a.end(), 0.0) / 8;
+  EXPECT_NEAR(rd["train"]["final_loss"].get<double>(), last8, 1e-4);  // logged losses are rounded to 4 digits
+  spec.args.logging_steps = 1;
   // LoRA on query, value, intermediate.dense of 2 layers (r 8) + the head:
   // 2·[2·8·(32+32) + 8·(32+64)] + (32·32+32) + (2·32+2) = 2·1792 + 1056 + 66.
   EXPECT_EQ(ra["parameters"]["trainable"], 2 * 1792 + 1056 + 66);
@@ -155,7 +170,9 @@ TEST(Training, SameSeedSameLossesAndLoraTrainsOnlyAdapterAndHead) {
   spec.args.output_dir = c.path;
   ft::train::run_training(spec);
   std::vector<double> losses_c;
-  for (const auto& e : ft::read_json(c / "trainer_state.json")["log_history"]) if (e.contains("loss")) losses_c.push_back(e["loss"]);
+  const auto lc = ft::read_json(c / "trainer_state.json")["log_history"];  // a copy: the loop must not outlive it
+  for (const auto& e : lc) if (e.contains("loss")) losses_c.push_back(e["loss"]);
+  ASSERT_EQ(losses_c.size(), 50u);
   EXPECT_NE(losses_a, losses_c);
 }
 

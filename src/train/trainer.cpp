@@ -173,9 +173,10 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
       out.epochs_done = epoch_f;
       progress.update(out.global_step, step_loss, lr, static_cast<double>(out.train_samples) / std::max(1e-9, train_clock.seconds() - eval_seconds));
 
-      if (out.global_step % args_.logging_steps == 0 || out.global_step == total_steps) {
-        out.final_train_loss = window_loss / static_cast<double>(window_steps);
-        out.log_history.push_back({{"loss", rounded(out.final_train_loss, 4)},
+      // Every logging_steps steps, as HF logs; a run shorter than one window logs once, at its end. A
+      // short tail window is not logged: one small last batch would be a misleading point on the curve.
+      if (out.global_step % args_.logging_steps == 0 || (out.global_step == total_steps && window_steps == out.global_step)) {
+        out.log_history.push_back({{"loss", rounded(window_loss / static_cast<double>(window_steps), 4)},
                                    {"grad_norm", grad_norm},
                                    {"learning_rate", args_.learning_rate * lr_factor(args_.lr_scheduler_type, out.global_step, warmup, total_steps)},
                                    {"epoch", rounded(epoch_f, 2)},
@@ -195,6 +196,11 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   if (eval_data && (!out.has_eval || out.log_history.back().find("eval_loss") == out.log_history.back().end()))
     run_eval(out.epochs_done);
   progress.finish();
+  // A full logging window ending at the last step, however the steps divide into windows.
+  const size_t last_window = std::min(out.losses.size(), static_cast<size_t>(args_.logging_steps));
+  if (last_window > 0)
+    out.final_train_loss = std::accumulate(out.losses.end() - static_cast<std::ptrdiff_t>(last_window), out.losses.end(), 0.0) /
+                           static_cast<double>(last_window);
   out.train_runtime_s = train_clock.seconds() - eval_seconds;
   out.eval_runtime_s = eval_seconds;
 

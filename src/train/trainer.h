@@ -39,7 +39,7 @@ struct TrainOutcome {
   nlohmann::json log_history = nlohmann::json::array();  // HF trainer_state.json's log_history
   int64_t global_step = 0;
   double epochs_done = 0;
-  double final_train_loss = 0;  // mean over the last logging window
+  double final_train_loss = 0;  // mean loss of the last logging_steps steps
   double train_runtime_s = 0, eval_runtime_s = 0;
   int64_t train_samples = 0, train_real_tokens = 0;
   EvalResult final_eval, best_eval;
