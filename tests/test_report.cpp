@@ -476,6 +476,15 @@ TEST(ReportCli, RegeneratesOutputsAndPrintsVerdicts) {
   ASSERT_EQ(run_binary("report --run-dir " + tmp.path + " --baseline lora", out), 0) << out;
   EXPECT_EQ(ft::read_json(tmp / "comparison.json")["baseline"], "lora");
 
+  // A folder written by `finetune compare` keeps its config's baseline unless --baseline says otherwise.
+  ft::write_json_atomic(tmp / "compare_config.json", {{"baseline", "lora"}, {"arms", json::array()}});
+  out.clear();
+  ASSERT_EQ(run_binary("report --run-dir " + tmp.path, out), 0) << out;
+  EXPECT_EQ(ft::read_json(tmp / "comparison.json")["baseline"], "lora");
+  out.clear();
+  ASSERT_EQ(run_binary("report --run-dir " + tmp.path + " --baseline full", out), 0) << out;
+  EXPECT_EQ(ft::read_json(tmp / "comparison.json")["baseline"], "full");
+
   out.clear();
   EXPECT_NE(run_binary("report --run-dir " + tmp.path + " --baseline nope", out), 0);
   EXPECT_NE(out.find("error: baseline arm 'nope'"), std::string::npos) << out;

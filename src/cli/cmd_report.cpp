@@ -17,7 +17,13 @@ struct ReportArgs {
   report::ComparisonOptions options;
 };
 
-void run_report(const ReportArgs& a) {
+void run_report(ReportArgs a) {
+  // A folder `finetune compare` made keeps the baseline its config named.
+  const std::string compare_config = join_path(a.run_dir, "compare_config.json");
+  if (a.options.baseline_arm.empty() && file_exists(compare_config)) {
+    const nlohmann::json c = read_json(compare_config);
+    if (c.is_object() && c.value("baseline", nlohmann::json()).is_string()) a.options.baseline_arm = c["baseline"];
+  }
   const std::vector<report::RunInfo> runs = report::discover_runs(a.run_dir);
   info("comparing " + std::to_string(runs.size()) + " runs below " + a.run_dir);
   const nlohmann::json c = report::write_comparison_outputs(a.run_dir, runs, a.options);
@@ -35,7 +41,8 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--run-dir", args->run_dir, "Folder whose subfolders hold the runs' results.json; outputs go here")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--baseline", args->options.baseline_arm, "Arm to compare against (default: the first full arm)");
+  cmd->add_option("--baseline", args->options.baseline_arm,
+                  "Arm to compare against (default: the baseline in compare_config.json, else the first full arm)");
   cmd->callback([args] { run_report(*args); });
 }
 
