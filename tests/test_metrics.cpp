@@ -75,6 +75,15 @@ TEST(Metrics, MulticlassIsMacro) {
   EXPECT_EQ(wider.confusion.counts.size(), 16u);
 }
 
+TEST(Metrics, FinalTrainLossIsTheMeanOfTheLastWindow) {
+  using ft::train::final_train_loss;
+  const std::vector<double> losses = {0.9, 0.7, 0.5, 0.4, 0.2};
+  EXPECT_DOUBLE_EQ(final_train_loss(losses, 2), 0.3);    // (0.4 + 0.2) / 2
+  EXPECT_DOUBLE_EQ(final_train_loss(losses, 3), 1.1 / 3);  // the tail is a full window, not 5 % 3 = 2 steps
+  EXPECT_DOUBLE_EQ(final_train_loss(losses, 50), 0.54);  // fewer steps than a window: all of them
+  EXPECT_EQ(final_train_loss({}, 25), 0.0);
+}
+
 TEST(Metrics, RejectsBadInput) {
   EXPECT_THROW(classification_metrics({0, 1}, {0}, 2), ft::Error);
   EXPECT_THROW(classification_metrics({}, {}, 2), ft::Error);

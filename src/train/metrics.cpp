@@ -1,5 +1,7 @@
 #include "train/metrics.h"
 
+#include <algorithm>
+#include <numeric>
 #include <string>
 
 #include "core/error.h"
@@ -62,6 +64,12 @@ ClassificationMetrics classification_metrics(const std::vector<int64_t>& labels,
   m.accuracy = ratio(correct, m.n);
   if (num_labels > 2) m.precision = m.macro_precision, m.recall = m.macro_recall, m.f1 = m.macro_f1;
   return m;
+}
+
+double final_train_loss(const std::vector<double>& step_losses, int64_t window) {
+  const auto n = static_cast<std::ptrdiff_t>(std::min<size_t>(step_losses.size(), static_cast<size_t>(std::max<int64_t>(window, 0))));
+  if (n == 0) return 0.0;
+  return std::accumulate(step_losses.end() - n, step_losses.end(), 0.0) / static_cast<double>(n);
 }
 
 }  // namespace ft::train

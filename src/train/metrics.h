@@ -28,4 +28,8 @@ struct ClassificationMetrics {
 ClassificationMetrics classification_metrics(const std::vector<int64_t>& labels, const std::vector<int64_t>& preds,
                                              int num_labels);
 
+// The final training loss a run reports: the mean of the last `window` step losses (all of them
+// when there are fewer), however the steps divide into logging windows; 0 for a run without steps.
+double final_train_loss(const std::vector<double>& step_losses, int64_t window);
+
 }  // namespace ft::train

@@ -20,6 +20,7 @@
 #include "model/factory.h"
 #include "text/tokenizer.h"
 #include "train/args.h"
+#include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/precision.h"
 #include "train/progress.h"
@@ -428,7 +429,6 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   write_json_atomic(join_path(a.output_dir, "trainer_state.json"), state_json());
 
   const model::ParamCounts counts = model::count_parameters(*model);
-  const int64_t log_window = std::min<int64_t>(a.logging_steps, static_cast<int64_t>(out.losses.size()));
   out.results = {
       {"steps", step},
       {"steps_this_run", steps_run},
@@ -438,7 +438,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
       {"seconds_per_step", steps_run > 0 ? train_s / static_cast<double>(steps_run) : 0.0},
       {"tokens_per_second", static_cast<double>(real_tokens) / train_s},
       {"sequences_per_second", static_cast<double>(sequences) / train_s},
-      {"final_train_loss", log_window > 0 ? std::accumulate(out.losses.end() - log_window, out.losses.end(), 0.0) / static_cast<double>(log_window) : 0.0},
+      {"final_train_loss", final_train_loss(out.losses, a.logging_steps)},
       {"corpus", {{"path", a.corpus}, {"lines", n_lines}, {"train_lines", n_lines - n_eval}, {"eval_lines", n_eval},
                   {"train_sequences", train_seqs.size()}, {"train_tokens", train_tokens}, {"eval_sequences", eval_seqs.size()}}},
       {"model", {{"architecture", model->architecture()}, {"parameters", counts.base},

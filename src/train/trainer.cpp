@@ -9,6 +9,7 @@
 #include "core/resources.h"
 #include "data/batching.h"
 #include "train/inference.h"
+#include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/precision.h"
 #include "train/progress.h"
@@ -196,11 +197,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   if (eval_data && (!out.has_eval || out.log_history.back().find("eval_loss") == out.log_history.back().end()))
     run_eval(out.epochs_done);
   progress.finish();
-  // A full logging window ending at the last step, however the steps divide into windows.
-  const size_t last_window = std::min(out.losses.size(), static_cast<size_t>(args_.logging_steps));
-  if (last_window > 0)
-    out.final_train_loss = std::accumulate(out.losses.end() - static_cast<std::ptrdiff_t>(last_window), out.losses.end(), 0.0) /
-                           static_cast<double>(last_window);
+  out.final_train_loss = final_train_loss(out.losses, args_.logging_steps);
   out.train_runtime_s = train_clock.seconds() - eval_seconds;
   out.eval_runtime_s = eval_seconds;
 
