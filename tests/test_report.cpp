@@ -336,10 +336,18 @@ TEST(ReportComparison, RandomInitArmIsNamedSo) {
   FakeRun scratch = full_run();
   scratch.arm = "random-init";
   scratch.random_init = true;
-  const json c = build_comparison(write_runs(tmp, {full_run(), scratch}));
+  const std::vector<RunInfo> runs = write_runs(tmp, {full_run(), scratch});
+  const json c = build_comparison(runs);
   EXPECT_EQ(c["arms"][0]["model"], "klue/roberta-base");
   EXPECT_EQ(c["arms"][1]["model"], "klue/roberta-base (random init)");
   EXPECT_NE(render_markdown(c).find("klue/roberta-base (random init)"), std::string::npos);
+
+  const std::string results = ft::join_path(runs[1].dir, "results.json");
+  json j = ft::read_json(results);
+  j["random_init"] = "yes";
+  ft::write_json_atomic(results, j);
+  const std::string err = error_of([&] { build_comparison(runs); });
+  EXPECT_NE(err.find(results + ": /random_init must be true or false"), std::string::npos) << err;
 }
 
 TEST(ReportComparison, MissingOrMalformedResultsNameTheFile) {

@@ -22,7 +22,7 @@ void run_report(ReportArgs a) {
   const std::string compare_config = join_path(a.run_dir, "compare_config.json");
   if (a.options.baseline_arm.empty() && file_exists(compare_config)) {
     const nlohmann::json c = read_json(compare_config);
-    if (c.is_object() && c.value("baseline", nlohmann::json()).is_string()) a.options.baseline_arm = c["baseline"];
+    if (c.contains("baseline") && c["baseline"].is_string()) a.options.baseline_arm = c["baseline"];
   }
   const std::vector<report::RunInfo> runs = report::discover_runs(a.run_dir);
   info("comparing " + std::to_string(runs.size()) + " runs below " + a.run_dir);

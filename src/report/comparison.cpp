@@ -53,6 +53,13 @@ std::string optional_string(const json& j, const std::string& pointer, const std
   return v->get<std::string>();
 }
 
+bool optional_bool(const json& j, const std::string& pointer, const std::string& file, bool fallback) {
+  const json* v = find_at(j, pointer);
+  if (!v) return fallback;
+  if (!v->is_boolean()) throw Error(file + ": " + pointer + " must be true or false, got " + v->dump());
+  return v->get<bool>();
+}
+
 // A byte count of 0 means "not measured" (e.g. CUDA statistics on a CPU build), never a real size.
 std::optional<double> positive(std::optional<double> v) { return v && *v > 0 ? v : std::nullopt; }
 
@@ -72,7 +79,7 @@ RunRecord read_run(const RunInfo& info) {
   r.method = optional_string(j, "/method", file, "");
   if (r.method.empty()) throw Error(file + ": missing /method");
   r.model = optional_string(j, "/model", file, "");
-  if (j.value("random_init", false)) r.model += " (random init)";  // only the config was read from it
+  if (optional_bool(j, "/random_init", file, false)) r.model += " (random init)";  // only the config was read from it
   r.device = optional_string(j, "/environment/device", file, "cpu");
   // The study's memory figure is the CUDA allocator's peak; on CPU the process RSS is what exists.
   const bool cuda = r.device.rfind("cuda", 0) == 0;
