@@ -1,8 +1,11 @@
 // Training and evaluation throughput at a real model shape on real reviews, with this machine's fp32
 // matmul rate measured in the same process as the ceiling.
 //
-//   bench_train --config DIR --data ratings_train.txt --arm full|lora|eval [--steps 8] [--threads 0]
+//   bench_train --config DIR --data ratings_train.txt --arm full|lora|eval [--steps 8] [--warmup 1]
+//               [--threads 0] [--device cpu|cuda] [--precision fp32|fp16|bf16]
 //
+// Warm-up steps (a pass over the evaluation set for eval) run first, untimed; then the timed steps,
+// with a fresh optimizer, from the start of the same data.
 // The model is built from DIR/config.json with random weights (the speed of a step does not depend on
 // the values). Each arm should run in its own process so that its peak RSS is its own:
 // bench/run.sh runs all three and prints one table.
@@ -33,8 +36,8 @@ double matmul_gflops() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_dir, data, arm = "full";
-  int64_t steps = 8;
+  std::string config_dir, data, arm = "full", device = "cpu", precision = "fp32";
+  int64_t steps = 8, warmup = 1;
   int threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -42,20 +45,26 @@ int main(int argc, char** argv) {
     else if (k == "--data") data = v;
     else if (k == "--arm") arm = v;
     else if (k == "--steps") steps = std::stoll(v);
+    else if (k == "--warmup") warmup = std::stoll(v);
     else if (k == "--threads") threads = std::stoi(v);
+    else if (k == "--device") device = v;
+    else if (k == "--precision") precision = v;
   }
   if (config_dir.empty() || data.empty()) {
-    std::fprintf(stderr, "usage: %s --config DIR --data FILE.tsv --arm full|lora|eval [--steps N] [--threads N]\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s --config DIR --data FILE.tsv --arm full|lora|eval [--steps N] [--warmup N] [--threads N] "
+                 "[--device cpu|cuda] [--precision fp32|fp16|bf16]\n",
+                 argv[0]);
     return 2;
   }
   try {
     ft::set_threads(threads);
-    const double gflops = matmul_gflops();
+    const double gflops = device == "cpu" ? matmul_gflops() : 0.0;
     const auto tok = ft::text::Tokenizer::from_dir(config_dir);
     const int64_t batch = arm == "eval" ? 64 : 32;
-    // One warm-up step plus the timed steps, on the first reviews of the file (real length mix).
+    // The timed steps' batches, from the first reviews of the file (real length mix).
     ft::data::DatasetOptions opts;
-    opts.max_samples = (steps + 1) * batch;
+    opts.max_samples = std::max(steps, warmup) * batch;
     const auto ds = ft::data::load_dataset(data, opts);
     ft::train::Examples ex;
     for (const auto& e : ds.examples) {
@@ -68,33 +77,41 @@ int main(int argc, char** argv) {
     spec.random_init = true;
     spec.method = arm == "lora" ? "lora" : "full";
     auto model = ft::model::build_model(spec);
+    model->to(torch::Device(device));
 
     double seconds = 0;
     int64_t samples = 0, tokens = 0;
     if (arm == "eval") {
-      ft::train::evaluate(*model, ex, batch, "cpu", "fp32");  // warm-up pass
+      ft::train::evaluate(*model, ex, batch, device, precision);  // warm-up pass
+      ft::reset_cuda_peak_stats();
       ft::Stopwatch clock;
-      ft::train::evaluate(*model, ex, batch, "cpu", "fp32");
+      ft::train::evaluate(*model, ex, batch, device, precision);
       seconds = clock.seconds();
       samples = static_cast<int64_t>(ex.size());
       for (const auto& s : ex.sequences) tokens += static_cast<int64_t>(s.size());
     } else {
       ft::train::TrainingArguments args;
-      args.max_steps = steps;
       args.per_device_train_batch_size = batch;
       args.learning_rate = arm == "lora" ? 2e-4 : 2e-5;
       args.evaluation_strategy = "no";
       args.logging_steps = 1000000;
-      ft::train::Trainer trainer(model, args, "cpu");
-      const auto out = trainer.train(ex, nullptr);
+      args.fp16 = precision == "fp16";
+      args.bf16 = precision == "bf16";
+      args.max_steps = warmup;
+      ft::train::Trainer(model, args, device).train(ex, nullptr);
+      ft::reset_cuda_peak_stats();
+      args.max_steps = steps;
+      const auto out = ft::train::Trainer(model, args, device).train(ex, nullptr);  // ends with a sync: all work counted
       seconds = out.train_runtime_s;
       samples = out.train_samples;
       tokens = out.train_real_tokens;
     }
-    std::printf("{\"arm\": \"%s\", \"threads\": %d, \"matmul_gflops\": %.1f, \"samples_per_second\": %.3f, "
-                "\"real_tokens_per_second\": %.1f, \"seconds\": %.2f, \"samples\": %lld, \"peak_rss_bytes\": %lld}\n",
-                arm.c_str(), ft::num_threads(), gflops, samples / seconds, tokens / seconds, seconds,
-                static_cast<long long>(samples), static_cast<long long>(ft::peak_rss_bytes()));
+    std::printf("{\"arm\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"matmul_gflops\": %.1f, "
+                "\"samples_per_second\": %.3f, \"real_tokens_per_second\": %.1f, \"seconds\": %.2f, \"samples\": %lld, "
+                "\"peak_rss_bytes\": %lld, \"cuda_peak_allocated_bytes\": %lld}\n",
+                arm.c_str(), device.c_str(), precision.c_str(), ft::num_threads(), gflops, samples / seconds, tokens / seconds,
+                seconds, static_cast<long long>(samples), static_cast<long long>(ft::peak_rss_bytes()),
+                static_cast<long long>(ft::cuda_peak_allocated_bytes()));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -59,16 +59,14 @@ TEST(EmbeddedModel, PredictsMaskedWordsOfHeldOutReviews) {
     std::vector<size_t> idx;
     for (size_t i = start; i < std::min(seqs.size(), start + 64); ++i) idx.push_back(i);
     const auto batch = ft::data::collate(seqs, {}, idx, tok.pad_id());
-    const auto masked = ft::data::mask_tokens(batch.input_ids, vocab, {}, 7 + start);
-    const torch::Tensor labels = masked.labels.view(-1);
-    const torch::Tensor positions = labels.ne(-100).nonzero().squeeze(1);
-    const torch::Tensor logits = model->masked_lm_logits(masked.input_ids, batch.attention_mask, positions);
-    const torch::Tensor targets = labels.index_select(0, positions);
+    const auto m = ft::data::apply_mask(batch, ft::data::mask_tokens(batch.input_ids, vocab, {}, 7 + start));
+    const torch::Tensor logits = model->masked_lm_logits(m.batch, m.positions);
+    const torch::Tensor& targets = m.targets;
     correct += logits.argmax(-1).eq(targets).sum().item<int64_t>();
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
-    total += positions.size(0);
+    total += targets.size(0);
   }
   const double accuracy = static_cast<double>(correct) / static_cast<double>(total);
   const double loss = loss_sum / static_cast<double>(total);

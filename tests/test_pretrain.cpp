@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "data/batching.h"
 #include "data/mlm.h"
 #include "io/hf_model.h"
 #include "test_util.h"
@@ -271,8 +272,9 @@ TEST(PretrainModel, SavedModelLoadsAsMaskedLMWithIdenticalLogits) {
   const torch::Tensor expected = r.model->forward(ids, mask), got = loaded->forward(ids, mask);
   EXPECT_EQ(got.sizes(), (std::vector<int64_t>{1, 7, 25}));
   EXPECT_TRUE(got.equal(expected));
-  const torch::Tensor positions = torch::tensor({3}, torch::kInt64);
-  EXPECT_TRUE(ft::testing::all_close(loaded->masked_lm_logits(ids, mask, positions), got[0][3].unsqueeze(0), 1e-6, 1e-5));
+  const torch::Tensor positions = torch::tensor({3}, torch::kInt64);  // one row, no pads: token 3 is packed token 3
+  EXPECT_TRUE(ft::testing::all_close(loaded->masked_lm_logits(ft::data::pack_padded(ids, mask), positions),
+                                     got[0][3].unsqueeze(0), 1e-6, 1e-5));
 }
 
 TEST(PretrainModel, CheckpointStartsAClassifier) {

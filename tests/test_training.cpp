@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -11,6 +12,7 @@
 #include "core/files.h"
 #include "data/dataset.h"
 #include "io/state_dict.h"
+#include "train/trainer.h"
 #include "test_util.h"
 #include "text/tokenizer.h"
 #include "train/args.h"
@@ -174,6 +176,119 @@ TEST(Training, SameSeedSameLossesAndLoraTrainsOnlyAdapterAndHead) {
   for (const auto& e : lc) if (e.contains("loss")) losses_c.push_back(e["loss"]);
   ASSERT_EQ(losses_c.size(), 50u);
   EXPECT_NE(losses_a, losses_c);
+}
+
+// Log entries as an uninterrupted run and a resumed one must both have them: everything but times.
+std::vector<nlohmann::json> comparable_log(const std::string& run_dir) {
+  std::vector<nlohmann::json> out;
+  for (nlohmann::json e : ft::read_json(run_dir + "/trainer_state.json")["log_history"]) {
+    if (e.contains("train_runtime")) continue;
+    for (const char* k : {"eval_runtime", "eval_samples_per_second"}) e.erase(k);
+    out.push_back(e);
+  }
+  return out;
+}
+
+TEST(TrainingResume, ContinuesBitForBitFromACheckpoint) {
+  SyntheticTask task;
+  for (const std::string method : {"full", "lora"}) {
+    TempDir a("resume_a"), b("resume_b");
+    auto spec = task.spec(a.path, method);
+    spec.args.num_train_epochs = 2;  // 100 steps, dropout 0.1: the random generators' state matters
+    spec.args.logging_steps = 5;
+    spec.args.save_strategy = "steps";
+    spec.args.save_steps = 30;
+    spec.args.evaluation_strategy = "steps";
+    spec.args.eval_steps = 30;  // the best model's weights are in its checkpoint
+    spec.args.load_best_model_at_end = true;
+    spec.args.metric_for_best_model = "eval_accuracy";
+    const auto ra = ft::train::run_training(spec);
+    for (int step : {30, 60, 90}) EXPECT_TRUE(ft::file_exists(a / ("checkpoint-" + std::to_string(step)) + "/trainer_state.json"));
+
+    // As if killed between steps 60 and 90: the run folder holds checkpoints 30 and 60 and a half-written next one.
+    for (const char* c : {"checkpoint-30", "checkpoint-60"})
+      std::filesystem::copy(a / c, b / c, std::filesystem::copy_options::recursive);
+    std::filesystem::copy(a / "checkpoint-90", b / "checkpoint-90.tmp", std::filesystem::copy_options::recursive);
+    spec.args.output_dir = b.path;
+    spec.resume_from_checkpoint = "latest";
+    const auto rb = ft::train::run_training(spec);
+    EXPECT_EQ(comparable_log(a.path), comparable_log(b.path)) << method;
+    const std::string weights = method == "full" ? "/model.safetensors" : "/adapter_model.safetensors";
+    const auto wa = ft::io::read_safetensors(a.path + weights), wb = ft::io::read_safetensors(b.path + weights);
+    ASSERT_EQ(wa.size(), wb.size());
+    for (const auto& [name, t] : wa) EXPECT_TRUE(t.equal(wb.at(name))) << method << " " << name;
+    EXPECT_EQ(ra["train"]["final_loss"], rb["train"]["final_loss"]);
+    EXPECT_EQ(ra["eval"]["final"]["accuracy"], rb["eval"]["final"]["accuracy"]);
+    EXPECT_EQ(ra["eval"]["best"], rb["eval"]["best"]);
+    EXPECT_EQ(ra["train"]["samples"], rb["train"]["samples"]);
+    EXPECT_EQ(ft::read_file(a / "predictions.tsv"), ft::read_file(b / "predictions.tsv"));
+
+    // A checkpoint of other settings is refused, naming the setting.
+    spec.args.seed = 7;
+    spec.model.seed = 7;
+    spec.resume_from_checkpoint = b / "checkpoint-90";
+    try {
+      ft::train::run_training(spec);
+      ADD_FAILURE() << "expected a refusal";
+    } catch (const ft::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("seed"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(TrainingResume, SaveTotalLimitKeepsTheNewestAndTheBestAndResumeNeedsACheckpoint) {
+  SyntheticTask task;
+  TempDir out("resume_limit");
+  auto spec = task.spec(out.path, "full");
+  spec.args.num_train_epochs = 2;
+  spec.args.save_strategy = "epoch";
+  spec.args.evaluation_strategy = "epoch";
+  spec.args.save_total_limit = 1;
+  spec.resume_from_checkpoint = "latest";
+  try {
+    ft::train::run_training(spec);
+    ADD_FAILURE() << "expected an error: nothing to resume";
+  } catch (const ft::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no complete checkpoint"), std::string::npos) << e.what();
+  }
+  spec.resume_from_checkpoint.clear();
+  ft::train::run_training(spec);
+  const auto state = ft::read_json(out / "trainer_state.json");
+  std::vector<std::string> kept;
+  for (const auto& p : ft::list_dir(out.path))
+    if (p.find("checkpoint-") != std::string::npos) kept.push_back(p.substr(p.find("checkpoint-")));
+  // The newest (step 100); and step 50 too when its evaluation was the best (eval_loss).
+  std::vector<std::string> expected = {"checkpoint-100"};
+  const auto history = state["log_history"];
+  double best = 1e9;
+  int64_t best_step = -1;
+  for (const auto& e : history)
+    if (e.contains("eval_loss") && e["eval_loss"].get<double>() < best) {
+      best = e["eval_loss"];
+      best_step = e["step"];
+    }
+  if (best_step == 50) expected.insert(expected.begin(), "checkpoint-50");
+  EXPECT_EQ(kept, expected);
+}
+
+TEST(Training, NonFiniteLossStopsWithoutWritingAModel) {
+  SyntheticTask task;
+  TempDir out("train_nan");
+  auto spec = task.spec(out.path, "full");
+  spec.args.learning_rate = 1e30;
+  spec.args.warmup_ratio = 0;
+  spec.args.num_train_epochs = 1;
+  // The losses are read from the device every 10 steps: the blow-up (step 2 or 3) is noticed at step 10.
+  try {
+    ft::train::run_training(spec);
+    FAIL() << "expected the loss to blow up";
+  } catch (const ft::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("training loss became"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("without writing a model"), std::string::npos) << msg;
+  }
+  for (const char* f : {"model.safetensors", "adapter_model.safetensors", "results.json", "trainer_state.json"})
+    EXPECT_FALSE(ft::file_exists(out / f)) << f;
 }
 
 int run(const std::string& args) { return std::system((std::string(FT_BINARY) + " " + args + " > /dev/null 2>&1").c_str()); }

@@ -52,6 +52,7 @@ void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> o, bool trai
   add_json_option(cmd, "logging_steps", Kind::Integer, "Log the mean training loss every N steps (50)", o);
   add_json_option(cmd, "save_strategy", Kind::Text, "no | steps | epoch (intermediate checkpoints)", o);
   add_json_option(cmd, "save_steps", Kind::Integer, "Save every N steps with --save-strategy steps", o);
+  add_json_option(cmd, "save_total_limit", Kind::Integer, "Keep only the newest N checkpoints (and the best)", o);
   add_json_option(cmd, "load_best_model_at_end", Kind::Flag, "Keep the best evaluated weights", o);
   add_json_option(cmd, "metric_for_best_model", Kind::Text, "eval_loss | eval_accuracy | eval_f1 ...", o);
   add_json_option(cmd, "group_by_length", Kind::Flag, "Batch similar lengths together (HF's sampler)", o);
@@ -61,10 +62,15 @@ void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Fine-tune a model: full, LoRA or head-only");
   auto overrides = std::make_shared<nlohmann::json>(nlohmann::json::object());
   auto config = std::make_shared<std::string>();
+  auto resume = std::make_shared<std::string>();
   cmd->add_option("--config", *config, "JSON file with the same keys (command-line flags win)");
   add_run_options(cmd, overrides, /*training=*/true);
+  CLI::Option* resume_opt =
+      cmd->add_option("--resume", *resume, "Continue from the newest checkpoint-STEP in --output-dir, or from the one given")
+          ->expected(0, 1);
   cmd->callback([=] {
-    const nlohmann::json j = merged_config(*config, *overrides);
+    nlohmann::json j = merged_config(*config, *overrides);
+    if (resume_opt->count() > 0) j["resume_from_checkpoint"] = resume->empty() ? nlohmann::json(true) : nlohmann::json(*resume);
     const train::RunSpec spec = train::RunSpec::from_json(j, config->empty() ? "command line" : *config);
     const nlohmann::json r = train::run_training(spec);
     std::cout << train::summary_line(r) << "\n";

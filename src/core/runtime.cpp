@@ -1,7 +1,12 @@
 #include "core/runtime.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
+
+#ifdef FT_WITH_CUDA
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#endif
 
 #include <thread>
 
@@ -24,6 +29,48 @@ std::string resolve_device(const std::string& requested) {
   }
   if (requested == "auto") return torch::cuda::is_available() ? "cuda" : "cpu";
   throw Error("--device must be auto, cpu or cuda (got '" + requested + "')");
+}
+
+namespace {
+
+torch::Tensor state_of(at::Generator gen) {
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_state_of(at::Generator gen, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+}  // namespace
+
+std::map<std::string, torch::Tensor> generator_states() {
+  std::map<std::string, torch::Tensor> out{{"cpu", state_of(at::detail::getDefaultCPUGenerator())}};
+#ifdef FT_WITH_CUDA
+  if (torch::cuda::is_available()) out["cuda"] = state_of(at::cuda::detail::getDefaultCUDAGenerator());
+#endif
+  return out;
+}
+
+void restore_generator_states(const std::map<std::string, torch::Tensor>& states, const std::string& source) {
+  for (const auto& [name, state] : states) {
+    try {
+      if (name == "cpu") {
+        set_state_of(at::detail::getDefaultCPUGenerator(), state);
+        continue;
+      }
+#ifdef FT_WITH_CUDA
+      if (name == "cuda" && torch::cuda::is_available()) {
+        set_state_of(at::cuda::detail::getDefaultCUDAGenerator(), state);
+        continue;
+      }
+#endif
+    } catch (const c10::Error& e) {
+      throw Error(source + ": random generator state '" + name + "' does not fit this build (" + e.what_without_backtrace() + ")");
+    }
+    throw Error(source + ": random generator state '" + name + "' needs a device this machine does not have");
+  }
 }
 
 }  // namespace ft

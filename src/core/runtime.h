@@ -1,5 +1,9 @@
-// Process-wide runtime settings: thread count and device choice.
+// Process-wide runtime settings: thread count, device choice, and the state of libtorch's default
+// random generators (which dropout draws from), for checkpoints that resume exactly.
 #pragma once
+#include <torch/types.h>
+
+#include <map>
 #include <string>
 
 namespace ft {
@@ -10,5 +14,10 @@ int num_threads();
 
 // "auto" | "cpu" | "cuda" → "cpu" or "cuda"; errors if cuda is asked for but absent.
 std::string resolve_device(const std::string& requested);
+
+// "cpu" and, when CUDA is available, "cuda": each default generator's state as a uint8 tensor.
+std::map<std::string, torch::Tensor> generator_states();
+// The inverse; `source` names the file in errors (a CUDA state saved without CUDA here is refused).
+void restore_generator_states(const std::map<std::string, torch::Tensor>& states, const std::string& source);
 
 }  // namespace ft

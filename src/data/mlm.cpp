@@ -97,4 +97,26 @@ MaskedBatch mask_tokens(const torch::Tensor& input_ids, const MlmVocab& vocab, c
   return b;
 }
 
+MlmBatch apply_mask(const Batch& batch, const MaskedBatch& masked) {
+  MlmBatch m;
+  m.batch = batch;
+  m.batch.input_ids = masked.input_ids;
+  m.batch.packed_ids = masked.input_ids.reshape({-1}).index_select(0, batch.index);  // [T]
+  const torch::Tensor labels = masked.labels.reshape({-1}).index_select(0, batch.index);  // [T]
+  const int64_t* l = labels.data_ptr<int64_t>();
+  std::vector<int64_t> positions, targets;
+  for (int64_t t = 0; t < labels.numel(); ++t)
+    if (l[t] != -100) {
+      positions.push_back(t);
+      targets.push_back(l[t]);
+    }
+  m.positions = torch::tensor(positions, torch::kLong);
+  m.targets = torch::tensor(targets, torch::kLong);
+  return m;
+}
+
+MlmBatch MlmBatch::to(const torch::Device& device) const {
+  return {batch.to(device), positions.to(device, /*non_blocking=*/true), targets.to(device, /*non_blocking=*/true)};
+}
+
 }  // namespace ft::data

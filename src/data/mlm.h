@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "data/batching.h"
+
 namespace ft::text {
 class Tokenizer;
 }
@@ -46,6 +48,16 @@ struct MaskedBatch {
 // same mask on any platform (std::mt19937_64 through ft::uniform_below).
 MaskedBatch mask_tokens(const torch::Tensor& input_ids, const MlmVocab& vocab, const MaskingOptions& opts,
                         uint64_t seed);
+
+// A batch with its mask applied, ready for the model: the masked ids in both layouts, and what to
+// predict, in the packed order (the model scores only the real tokens).
+struct MlmBatch {
+  Batch batch;
+  torch::Tensor positions;  // [N] int64, indices into the batch's T packed tokens
+  torch::Tensor targets;    // [N] int64, the original ids there
+  MlmBatch to(const torch::Device& device) const;
+};
+MlmBatch apply_mask(const Batch& batch, const MaskedBatch& masked);
 
 // A seed for one use, derived from a run seed and a position (step, micro-batch): SplitMix64 mixing,
 // so nearby positions give unrelated streams.

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "model/attention.h"
 
 namespace ft::model {
 namespace {
@@ -43,11 +44,15 @@ torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cf
   return torch::arange(input_ids.size(1), input_ids.options().dtype(torch::kLong)).unsqueeze(0).expand_as(input_ids);
 }
 
-Packing::Packing(const torch::Tensor& attention_mask) : B(attention_mask.size(0)), S(attention_mask.size(1)) {
-  index = attention_mask.reshape({-1}).nonzero().squeeze(1);  // [T]
-  // Every row starts with a real token ([CLS]); its packed position is the count of real tokens before it.
-  const torch::Tensor lengths = attention_mask.ne(0).sum(1);  // [B]
-  first = torch::cumsum(lengths, 0) - lengths;
+Packing::Packing(const data::Batch& batch, bool varlen_attention)
+    : index(batch.index), first(batch.first), cu_seqlens(batch.cu_seqlens), B(batch.size()), S(batch.max_length),
+      varlen(varlen_attention) {
+  if (varlen) {
+    row_starts = torch::arange(B + 1, cu_seqlens.options());
+  } else {
+    // [B,S] → [B,1,1,S]; masked keys get float32's lowest value, as HF adds (1 - mask) · finfo.min.
+    mask_bias = (1.0 - batch.attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
+  }
 }
 
 torch::Tensor Packing::pack(const torch::Tensor& padded) const {
@@ -72,17 +77,10 @@ EmbeddingsImpl::EmbeddingsImpl(const ModelConfig& c) : cfg(c) {
   LayerNorm = register_module("LayerNorm", layer_norm(cfg.hidden_size, cfg.layer_norm_eps));
 }
 
-torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids) {
-  // Largest position id a length-S row can reach: pad+S for RoBERTa, S-1 for BERT. Checked from the
-  // shape so that no device sync is needed.
-  const int64_t S = input_ids.size(1);
-  const int64_t last = cfg.model_type == "roberta" ? cfg.pad_token_id + S : S - 1;
-  if (last >= cfg.max_position_embeddings)
-    throw Error("sequence length " + std::to_string(S) + " exceeds what max_position_embeddings " +
-                std::to_string(cfg.max_position_embeddings) + " allows");
-  const torch::Tensor pos = position_ids(input_ids, cfg);
+torch::Tensor EmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+                                      const torch::Tensor& token_type_ids) {
   const torch::Tensor types = token_type_ids.defined() ? token_type_ids : torch::zeros_like(input_ids);
-  torch::Tensor x = word_embeddings(input_ids) + token_type_embeddings(types) + position_embeddings(pos);
+  torch::Tensor x = word_embeddings(input_ids) + token_type_embeddings(types) + position_embeddings(position_ids);
   return byte_mask_dropout(LayerNorm(x), cfg.hidden_dropout_prob, is_training());
 }
 
@@ -124,14 +122,26 @@ torch::Tensor LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& ma
   return feed_forward(attend(query(x), key(x), value(x), mask_bias), x);
 }
 
-torch::Tensor LayerImpl::forward_packed(const torch::Tensor& x, const torch::Tensor& mask_bias, const Packing& packing,
-                                        bool first_token_only) {
-  const torch::Tensor k = packing.pad(key(x)), v = packing.pad(value(x));  // [B,S,H]
-  if (first_token_only) {
-    const torch::Tensor xq = x.index_select(0, packing.first);  // [B,H]
-    return feed_forward(attend(query(xq).unsqueeze(1), k, v, mask_bias).squeeze(1), xq);  // [B,H]
+torch::Tensor LayerImpl::forward_packed(const torch::Tensor& x, const Packing& p, bool first_token_only) {
+  if (p.varlen) {
+    const int64_t H = cfg.hidden_size, nh = cfg.num_attention_heads, hd = cfg.head_dim();
+    auto heads = [&](const torch::Tensor& t) { return t.view({t.size(0), nh, hd}); };  // [T,H] → [T,nh,hd]
+    const torch::Tensor k = heads(key(x)), v = heads(value(x));
+    const double dropout = is_training() ? cfg.attention_probs_dropout_prob : 0.0;
+    if (first_token_only) {
+      const torch::Tensor xq = x.index_select(0, p.first);  // [B,H]
+      const torch::Tensor context = varlen_attention(heads(query(xq)), k, v, p.row_starts, p.cu_seqlens, 1, p.S, dropout);
+      return feed_forward(context.view({p.B, H}), xq);  // [B,H]
+    }
+    const torch::Tensor context = varlen_attention(heads(query(x)), k, v, p.cu_seqlens, p.cu_seqlens, p.S, p.S, dropout);
+    return feed_forward(context.view({x.size(0), H}), x);  // [T,H]
   }
-  return feed_forward(packing.pack(attend(packing.pad(query(x)), k, v, mask_bias)), x);  // [T,H]
+  const torch::Tensor k = p.pad(key(x)), v = p.pad(value(x));  // [B,S,H]
+  if (first_token_only) {
+    const torch::Tensor xq = x.index_select(0, p.first);  // [B,H]
+    return feed_forward(attend(query(xq).unsqueeze(1), k, v, p.mask_bias).squeeze(1), xq);  // [B,H]
+  }
+  return feed_forward(p.pack(attend(p.pad(query(x)), k, v, p.mask_bias)), x);  // [T,H]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -172,37 +182,55 @@ std::string TransformerImpl::head_prefix() const {
   return cfg_.model_type == "roberta" ? "lm_head." : "cls.";
 }
 
-torch::Tensor TransformerImpl::encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                      const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states) {
-  // [B,S] → [B,1,1,S]; masked keys get float32's lowest value, as HF adds (1 - mask) · finfo.min.
-  const torch::Tensor mask_bias =
-      (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
-  torch::Tensor x = embeddings_(input_ids, token_type_ids);  // [B,S,H]
-  if (hidden_states) {
-    // Every position of every layer, pads included, exactly as HF returns them.
-    hidden_states->push_back(x);
-    for (const auto& layer : *layers_) hidden_states->push_back(x = layer->as<LayerImpl>()->forward(x, mask_bias));
-    return x;
-  }
-  const Packing packing(attention_mask);
-  x = packing.pack(x);  // [T,H]
-  // A classifier reads only the first token of the last layer, so that layer carries no other.
-  const bool trim_last = head_ == Head::SequenceClassification;
+torch::Tensor TransformerImpl::encode(const data::Batch& batch, bool trim_last) {
+  // Largest position id a row of max_length tokens can reach: pad+S for RoBERTa, S-1 for BERT.
+  // Checked from the host-known length, so no device sync is needed.
+  const bool roberta = cfg_.model_type == "roberta";
+  const int64_t S = batch.max_length, offset = roberta ? cfg_.pad_token_id + 1 : 0;
+  if (offset + S - 1 >= cfg_.max_position_embeddings)
+    throw Error("sequence length " + std::to_string(S) + " exceeds what max_position_embeddings " +
+                std::to_string(cfg_.max_position_embeddings) + " allows");
+  torch::Tensor x = embeddings_(batch.packed_ids, offset ? batch.positions + offset : batch.positions,
+                                batch.token_type_ids);  // [T,H]
+  const Packing packing(batch, attention_kernel_ == AttentionKernel::Auto && varlen_attention_usable(x, cfg_.head_dim()));
   for (size_t i = 0; i < layers_->size(); ++i)
-    x = layers_[i]->as<LayerImpl>()->forward_packed(x, mask_bias, packing, trim_last && i + 1 == layers_->size());
-  return trim_last ? x.unsqueeze(1) : packing.pad(x);  // [B,1,H] or [B,S,H]
+    x = layers_[i]->as<LayerImpl>()->forward_packed(x, packing, trim_last && i + 1 == layers_->size());
+  return x;  // [T,H] or [B,H]
 }
 
-torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                       const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states) {
-  const torch::Tensor x = encode(input_ids, attention_mask, token_type_ids, hidden_states);  // [B,S,H]
-  if (head_ == Head::MaskedLM) return lm_logits(x);  // [B,S,V]
-  torch::Tensor first = x.select(1, 0);  // [B,H]
+torch::Tensor TransformerImpl::head_logits(const torch::Tensor& first) {
   if (cfg_.model_type == "roberta") {
     torch::Tensor t = torch::tanh(cls_dense_(byte_mask_dropout(first, cfg_.head_dropout(), is_training())));
     return cls_out_(byte_mask_dropout(t, cfg_.head_dropout(), is_training()));  // [B,L]
   }
   return cls_out_(byte_mask_dropout(torch::tanh(pooler_(first)), cfg_.head_dropout(), is_training()));  // [B,L]
+}
+
+torch::Tensor TransformerImpl::forward(const data::Batch& batch) {
+  // A classifier reads only the first token of the last layer, so that layer carries no other.
+  if (head_ == Head::SequenceClassification) return head_logits(encode(batch, /*trim_last=*/true));  // [B,L]
+  return lm_logits(encode(batch, false));  // [T,V]
+}
+
+torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                       const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states) {
+  const torch::Tensor positions = position_ids(input_ids, cfg_);  // [B,S], HF's numbering
+  if (hidden_states) {
+    // Every position of every layer, pads included, exactly as HF returns them.
+    const torch::Tensor mask_bias =
+        (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
+    torch::Tensor x = embeddings_(input_ids, positions, token_type_ids);  // [B,S,H]
+    hidden_states->push_back(x);
+    for (const auto& layer : *layers_) hidden_states->push_back(x = layer->as<LayerImpl>()->forward(x, mask_bias));
+    if (head_ == Head::MaskedLM) return lm_logits(x);  // [B,S,V]
+    return head_logits(x.select(1, 0));               // [B,L]
+  }
+  // The packed layout counts positions from 0 within a row; the model adds RoBERTa's offset back.
+  const int64_t offset = cfg_.model_type == "roberta" ? cfg_.pad_token_id + 1 : 0;
+  const data::Batch batch = data::pack_padded(input_ids, attention_mask, token_type_ids, positions - offset);
+  if (head_ == Head::SequenceClassification) return forward(batch);
+  const Packing packing(batch, false);
+  return lm_logits(packing.pad(encode(batch, false)));  // [B,S,V]
 }
 
 torch::Tensor TransformerImpl::lm_logits(const torch::Tensor& x) {
@@ -212,11 +240,9 @@ torch::Tensor TransformerImpl::lm_logits(const torch::Tensor& x) {
   return torch::nn::functional::linear(t, embeddings_->word_embeddings->weight, lm_bias_);
 }
 
-torch::Tensor TransformerImpl::masked_lm_logits(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                                const torch::Tensor& positions) {
+torch::Tensor TransformerImpl::masked_lm_logits(const data::Batch& batch, const torch::Tensor& positions) {
   TORCH_CHECK(head_ == Head::MaskedLM, "masked_lm_logits needs the masked-LM head");
-  const torch::Tensor x = encode(input_ids, attention_mask, {}, nullptr);              // [B,S,H]
-  return lm_logits(x.reshape({-1, x.size(-1)}).index_select(0, positions));          // [N,V]
+  return lm_logits(encode(batch, false).index_select(0, positions));  // [N,V]
 }
 
 std::vector<std::pair<std::string, Linear>> TransformerImpl::named_linears() {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data/batching.h"
 #include "model/config.h"
 #include "model/linear.h"
 #include "model/lora.h"
@@ -21,14 +22,23 @@ enum class Head { SequenceClassification, MaskedLM };
 // input_ids [B,S] → [B,S] int64
 torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cfg);
 
-// Where the real tokens of a padded [B,S] batch sit. Token-wise layers (the projections and the FFN,
-// nearly all the FLOPs) then run on the T real tokens only; attention alone needs the padded layout.
-// Pad positions never reach a real token (they are masked keys), so real outputs are unchanged.
+// Which attention kernel runs on packed tokens: PyTorch's variable-length flash attention where the
+// build, the device and the precision allow it (CUDA, fp16/bf16), else the matmul path.
+enum class AttentionKernel { Auto, Matmul };
+
+// Where the real tokens of a batch sit on the device (from data::Batch's host-built layout), and the
+// padded view attention's matmul path needs. Token-wise layers (the projections and the FFN, nearly
+// all the FLOPs) run on the T real tokens only. Pad positions never reach a real token (they are
+// masked keys), so real outputs are unchanged.
 struct Packing {
-  explicit Packing(const torch::Tensor& attention_mask);  // [B,S]
-  torch::Tensor index;  // [T] flat positions b·S+s of the real tokens
-  torch::Tensor first;  // [B] where each row's first token sits in the packed order
+  Packing(const data::Batch& batch, bool varlen);
+  torch::Tensor index;       // [T] flat positions b·S+s of the real tokens
+  torch::Tensor first;       // [B] where each row's first token sits in the packed order
+  torch::Tensor cu_seqlens;  // [B+1] int32 row boundaries (varlen attention)
+  torch::Tensor row_starts;  // [B+1] int32 0..B: one query a row (varlen attention of first tokens)
+  torch::Tensor mask_bias;   // [B,1,1,S] additive key mask (matmul attention)
   int64_t B, S;
+  bool varlen;
   torch::Tensor pack(const torch::Tensor& padded) const;  // [B,S,H] → [T,H]
   torch::Tensor pad(const torch::Tensor& packed) const;   // [T,H] → [B,S,H], zeros at pads
 };
@@ -36,8 +46,8 @@ struct Packing {
 class EmbeddingsImpl : public torch::nn::Module {
  public:
   explicit EmbeddingsImpl(const ModelConfig& cfg);
-  // input_ids, token_type_ids: [B,S] → [B,S,H]
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids);
+  // input_ids, position_ids, token_type_ids (undefined: all zero), one shape [...] → [...,H]
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, const torch::Tensor& token_type_ids);
 
   ModelConfig cfg;
   torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
@@ -52,8 +62,7 @@ class LayerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask_bias);
   // x: [T,H] real tokens only → [T,H]; with first_token_only → [B,H]: every token still serves as
   // key/value, but only each row's first is carried through (all a classifier reads).
-  torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& mask_bias, const Packing& packing,
-                               bool first_token_only);
+  torch::Tensor forward_packed(const torch::Tensor& x, const Packing& packing, bool first_token_only);
 
   ModelConfig cfg;
   Linear query{nullptr}, key{nullptr}, value{nullptr};  // attention.self.*
@@ -75,18 +84,24 @@ class TransformerImpl : public torch::nn::Module {
  public:
   TransformerImpl(const ModelConfig& cfg, Head head);
 
-  // input_ids, attention_mask (1 token / 0 pad), token_type_ids (may be undefined): [B,S]
-  // → logits [B,num_labels] (classification) or [B,S,vocab] (masked LM; without hidden_states the
-  // rows at pad positions come from zero vectors, as pads are skipped — HF's are as meaningless).
+  // A collated batch on the model's device (the training and inference path) → classification
+  // logits [B,num_labels]; masked LM: logits of every real token [T,vocab].
+  torch::Tensor forward(const data::Batch& batch);
+
+  // HF's signature: input_ids, attention_mask (1 token / 0 pad), token_type_ids (may be undefined):
+  // [B,S] → logits [B,num_labels] (classification) or [B,S,vocab] (masked LM; without hidden_states
+  // the rows at pad positions come from zero vectors, as pads are skipped — HF's are as meaningless).
   // hidden_states, when given, receives the embeddings output and each layer's output, [B,S,H] each.
+  // Reads the mask on the host to pack the batch: for tests and one-off calls, not for loops.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& token_type_ids = {},
                         std::vector<torch::Tensor>* hidden_states = nullptr);
 
-  // Masked LM only: logits at `positions` (int64 [N], indices into the flattened [B*S] tokens), so the
+  // Masked LM only: logits at `positions` (int64 [N], indices into the batch's T packed tokens), so the
   // vocabulary projection runs only where there is something to predict. → [N,vocab]
-  torch::Tensor masked_lm_logits(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                 const torch::Tensor& positions);
+  torch::Tensor masked_lm_logits(const data::Batch& batch, const torch::Tensor& positions);
+
+  void set_attention_kernel(AttentionKernel k) { attention_kernel_ = k; }
 
   const ModelConfig& config() const { return cfg_; }
   Head head() const { return head_; }
@@ -108,8 +123,9 @@ class TransformerImpl : public torch::nn::Module {
   void freeze_encoder();
 
  private:
-  torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                       const torch::Tensor& token_type_ids, std::vector<torch::Tensor>* hidden_states);
+  // Packed tokens through every layer → [T,H], or [B,H] (each row's first token) with trim_last.
+  torch::Tensor encode(const data::Batch& batch, bool trim_last);
+  torch::Tensor head_logits(const torch::Tensor& first);  // [B,H] → [B,L]
   torch::Tensor lm_logits(const torch::Tensor& x);  // [...,H] → [...,V]
   std::vector<std::pair<std::string, Linear>> named_linears();
 
@@ -124,7 +140,7 @@ class TransformerImpl : public torch::nn::Module {
   Linear lm_dense_{nullptr};
   torch::nn::LayerNorm lm_norm_{nullptr};
   torch::Tensor lm_bias_;
-
+  AttentionKernel attention_kernel_ = AttentionKernel::Auto;
 };
 TORCH_MODULE(Transformer);
 

@@ -26,6 +26,7 @@ struct TrainingArguments {
   int64_t logging_steps = 50;
   std::string save_strategy = "no";  // no | steps | epoch (the final model is always saved)
   int64_t save_steps = 500;
+  int64_t save_total_limit = 0;  // > 0: keep only the newest N checkpoint-STEP folders (and the best)
   bool load_best_model_at_end = false;
   std::string metric_for_best_model = "eval_loss";  // eval_loss | eval_accuracy | eval_f1 ...
   bool fp16 = false, bf16 = false;

@@ -25,9 +25,9 @@ InferenceResult run_inference(model::TransformerImpl& model, const std::vector<s
   const torch::Device device(opts.device);
   for (size_t s = 0; s < n; s += static_cast<size_t>(opts.batch_size)) {
     const std::vector<size_t> idx(order.begin() + s, order.begin() + std::min(n, s + static_cast<size_t>(opts.batch_size)));
-    const data::Batch b = data::collate(sequences, labels, idx, model.config().pad_token_id);
-    const torch::Tensor logits =
-        model.forward(b.input_ids.to(device), b.attention_mask.to(device)).to(torch::kCPU, torch::kFloat);  // [B,L]
+    const data::Batch b = data::collate(sequences, labels, idx, model.config().pad_token_id, device.is_cuda());
+    // Copying the logits back is the batch's only wait for the device.
+    const torch::Tensor logits = model.forward(b.to(device)).to(torch::kCPU, torch::kFloat);  // [B,L]
     const torch::Tensor where = torch::tensor(std::vector<int64_t>(idx.begin(), idx.end()), torch::kLong);
     r.logits.index_copy_(0, where, logits);
     if (!labels.empty()) {

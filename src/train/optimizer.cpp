@@ -1,29 +1,24 @@
 #include "train/optimizer.h"
 
-#include <sstream>
-#include <utility>
-#include <type_traits>
+#include <ATen/Functions.h>
+
+#include <cmath>
 
 #include "core/error.h"
+
+#if defined(FT_WITH_CUDA) && __has_include(<ATen/ops/_fused_adamw.h>)
+#include <ATen/ops/_fused_adamw.h>
+#define FT_HAS_FUSED_ADAMW 1
+#else
+#define FT_HAS_FUSED_ADAMW 0
+#endif
 
 namespace ft::train {
 namespace {
 
-// libtorch keys optimizer state by the parameter's TensorImpl*: printed into a string up to 2.0,
-// the pointer itself since. The key type tells which, so no version test is needed.
-template <class StateMap>
-typename StateMap::key_type state_key(const torch::Tensor& p) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream s;  // what c10::guts::to_string does
-    s << p.unsafeGetTensorImpl();
-    return s.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
-
-using StateMap = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>;
+// The _foreach_ path allocates one temporary (the denominators) per tensor it updates at once: in
+// chunks of this many elements, its peak memory stays small while launches stay few.
+constexpr int64_t kChunkElements = int64_t{1} << 24;
 
 }  // namespace
 
@@ -32,69 +27,136 @@ bool decays(const std::string& name) {
          name.find("layer_norm") == std::string::npos;
 }
 
-std::unique_ptr<torch::optim::AdamW> make_adamw(torch::nn::Module& model, const AdamWSettings& s,
-                                                std::vector<torch::Tensor>* trainable) {
-  std::vector<torch::Tensor> decay, no_decay;
+MultiTensorAdamW::MultiTensorAdamW(torch::nn::Module& model, const AdamWSettings& s) : s_(s), lr_(s.learning_rate) {
+  Group decay{s.weight_decay, {}}, no_decay{0.0, {}};
   for (const auto& item : model.named_parameters()) {
     if (!item.value().requires_grad()) continue;
-    (decays(item.key()) ? decay : no_decay).push_back(item.value());
-    if (trainable) trainable->push_back(item.value());
+    (decays(item.key()) ? decay : no_decay).members.push_back(params_.size());
+    params_.push_back(item.value());
+    names_.push_back(item.key());
   }
-  auto opts = [&](double wd) {
-    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(s.learning_rate)
-                                                            .betas({s.beta1, s.beta2})
-                                                            .eps(s.epsilon)
-                                                            .weight_decay(wd));
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decay.empty()) groups.emplace_back(decay, opts(s.weight_decay));
-  if (!no_decay.empty()) groups.emplace_back(no_decay, opts(0.0));
-  return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(s.learning_rate));
+  for (Group* g : {&decay, &no_decay})
+    if (!g->members.empty()) groups_.push_back(std::move(*g));
+  const size_t n = params_.size();
+  exp_avg_.resize(n);
+  exp_avg_sq_.resize(n);
+  steps_.assign(n, 0);
+  device_steps_.resize(n);
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+bool MultiTensorAdamW::fused_kernel_built() { return FT_HAS_FUSED_ADAMW; }
+
+void MultiTensorAdamW::step(const torch::Tensor& found_inf) {
+  torch::NoGradGuard no_grad;
+  const bool fused = FT_HAS_FUSED_ADAMW && !params_.empty() && params_.front().is_cuda();
+  // Without the fused kernel an overflow can only be honoured by looking at the flag: one sync, on
+  // fp16 runs of CUDA builds that lack _fused_adamw_ only.
+  if (!fused && found_inf.defined() && found_inf.item<float>() != 0) return;
+  for (const Group& g : groups_) {
+    std::vector<size_t> live;
+    for (size_t i : g.members) {
+      if (!params_[i].grad().defined()) continue;
+      live.push_back(i);
+      if (!exp_avg_[i].defined()) {
+        exp_avg_[i] = torch::zeros_like(params_[i], at::MemoryFormat::Preserve);
+        exp_avg_sq_[i] = torch::zeros_like(params_[i], at::MemoryFormat::Preserve);
+      }
+    }
+    if (live.empty()) continue;
+    if (fused) step_fused(g, live, found_inf);
+    else step_foreach(g, live);
+  }
 }
 
-io::TensorMap adamw_state(torch::optim::AdamW& optimizer, torch::nn::Module& model) {
+// torch::optim::AdamW::step's per-parameter sequence, each op issued once for many tensors:
+//   p *= 1 - lr·wd;  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
+//   p += -(lr / bc1) · m / (sqrt(v) / sqrt(bc2) + eps),  bc_k = 1 - β_k^step.
+void MultiTensorAdamW::step_foreach(const Group& g, const std::vector<size_t>& live) {
+  for (size_t begin = 0; begin < live.size();) {
+    std::vector<torch::Tensor> p, grads, m, v;
+    std::vector<c10::Scalar> sqrt_bc2, step_size;
+    int64_t elements = 0;
+    size_t end = begin;
+    for (; end < live.size() && (end == begin || elements < kChunkElements); ++end) {
+      const size_t i = live[end];
+      elements += params_[i].numel();
+      p.push_back(params_[i]);
+      grads.push_back(params_[i].grad());
+      m.push_back(exp_avg_[i]);
+      v.push_back(exp_avg_sq_[i]);
+      const auto step = static_cast<double>(++steps_[i]);
+      sqrt_bc2.emplace_back(std::sqrt(1 - std::pow(s_.beta2, step)));
+      step_size.emplace_back(-(lr_ / (1 - std::pow(s_.beta1, step))));
+    }
+    if (g.weight_decay != 0) at::_foreach_mul_(p, 1 - lr_ * g.weight_decay);
+    at::_foreach_mul_(m, s_.beta1);
+    at::_foreach_add_(m, grads, 1 - s_.beta1);
+    at::_foreach_mul_(v, s_.beta2);
+    at::_foreach_addcmul_(v, grads, grads, 1 - s_.beta2);
+    std::vector<torch::Tensor> denom = at::_foreach_sqrt(v);
+    at::_foreach_div_(denom, sqrt_bc2);
+    at::_foreach_add_(denom, s_.epsilon);
+    at::_foreach_addcdiv_(p, m, denom, step_size);
+    begin = end;
+  }
+}
+
+void MultiTensorAdamW::step_fused(const Group& g, const std::vector<size_t>& live, const torch::Tensor& found_inf) {
+#if FT_HAS_FUSED_ADAMW
+  std::vector<torch::Tensor> p, grads, m, v, steps;
+  for (size_t i : live) {
+    // The fused kernel reads each step count from the device; PyTorch keeps it as a float scalar.
+    if (!device_steps_[i].defined())
+      device_steps_[i] = torch::full({}, static_cast<double>(steps_[i]), params_[i].options().dtype(torch::kFloat));
+    p.push_back(params_[i]);
+    grads.push_back(params_[i].grad());
+    m.push_back(exp_avg_[i]);
+    v.push_back(exp_avg_sq_[i]);
+    steps.push_back(device_steps_[i]);
+  }
+  at::_foreach_add_(steps, 1);
+  const c10::optional<at::Tensor> inf = found_inf.defined() ? c10::optional<at::Tensor>(found_inf) : c10::nullopt;
+  at::_fused_adamw_(p, grads, m, v, /*max_exp_avg_sqs=*/{}, steps, lr_, s_.beta1, s_.beta2, g.weight_decay, s_.epsilon,
+                    /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/c10::nullopt, inf);
+  // A skipped step does not count, as in PyTorch's fused path.
+  if (found_inf.defined()) at::_foreach_sub_(steps, std::vector<torch::Tensor>(steps.size(), found_inf));
+#else
+  (void)g, (void)live, (void)found_inf;
+  throw Error("the fused AdamW kernel needs a CUDA build of libtorch that has it");
+#endif
+}
+
+void MultiTensorAdamW::zero_grad() {
+  for (auto& p : params_) p.mutable_grad() = torch::Tensor();
+}
+
+io::TensorMap MultiTensorAdamW::state() const {
   io::TensorMap out;
-  auto& state = optimizer.state();
-  for (const auto& item : model.named_parameters()) {
-    const auto it = state.find(state_key<StateMap>(item.value()));
-    if (it == state.end()) continue;
-    const auto& st = static_cast<const torch::optim::AdamWParamState&>(*it->second);
-    const std::string& name = item.key();
-    out[name + ".exp_avg"] = st.exp_avg().detach();
-    out[name + ".exp_avg_sq"] = st.exp_avg_sq().detach();
-    if (st.max_exp_avg_sq().defined()) out[name + ".max_exp_avg_sq"] = st.max_exp_avg_sq().detach();
-    out[name + ".step"] = torch::tensor(st.step(), torch::kInt64);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!exp_avg_[i].defined()) continue;
+    const std::string& name = names_[i];
+    out[name + ".exp_avg"] = exp_avg_[i].detach().to(torch::kCPU);
+    out[name + ".exp_avg_sq"] = exp_avg_sq_[i].detach().to(torch::kCPU);
+    const int64_t step = device_steps_[i].defined() ? static_cast<int64_t>(device_steps_[i].item<float>()) : steps_[i];
+    out[name + ".step"] = torch::tensor(step, torch::kInt64);
   }
   return out;
 }
 
-void load_adamw_state(torch::optim::AdamW& optimizer, torch::nn::Module& model, const io::TensorMap& state,
-                      const std::string& source) {
-  auto& target = optimizer.state();
-  for (const auto& item : model.named_parameters()) {
-    const torch::Tensor& p = item.value();
-    if (!p.requires_grad()) continue;
-    auto get = [&](const std::string& suffix, bool required) -> torch::Tensor {
-      const auto it = state.find(item.key() + suffix);
-      if (it == state.end()) {
-        if (required) throw Error(source + ": no optimizer state '" + item.key() + suffix + "'");
-        return {};
-      }
-      if (suffix != ".step" && it->second.sizes() != p.sizes())
-        throw Error(source + ": optimizer state '" + item.key() + suffix + "' has the wrong shape");
+void MultiTensorAdamW::load_state(const io::TensorMap& state, const std::string& source) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const torch::Tensor& p = params_[i];
+    auto get = [&](const std::string& suffix) -> const torch::Tensor& {
+      const auto it = state.find(names_[i] + suffix);
+      if (it == state.end()) throw Error(source + ": no optimizer state '" + names_[i] + suffix + "'");
+      if (suffix == ".step" ? it->second.numel() != 1 : it->second.sizes() != p.sizes())
+        throw Error(source + ": optimizer state '" + names_[i] + suffix + "' has the wrong shape");
       return it->second;
     };
-    auto st = std::make_unique<torch::optim::AdamWParamState>();
-    st->step(get(".step", true).item<int64_t>());
-    st->exp_avg(get(".exp_avg", true).to(p.device(), p.scalar_type()).clone());
-    st->exp_avg_sq(get(".exp_avg_sq", true).to(p.device(), p.scalar_type()).clone());
-    if (const torch::Tensor m = get(".max_exp_avg_sq", false); m.defined())
-      st->max_exp_avg_sq(m.to(p.device(), p.scalar_type()).clone());
-    target[state_key<StateMap>(p)] = std::move(st);
+    steps_[i] = get(".step").item<int64_t>();
+    exp_avg_[i] = get(".exp_avg").to(p.device(), p.scalar_type()).clone();
+    exp_avg_sq_[i] = get(".exp_avg_sq").to(p.device(), p.scalar_type()).clone();
+    device_steps_[i] = torch::Tensor();  // rebuilt from steps_ by the fused path
   }
 }
 

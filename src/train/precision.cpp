@@ -47,27 +47,65 @@ AutocastScope::~AutocastScope() {
   at::autocast::clear_cache();
 }
 
-bool LossScaler::unscale(const std::vector<torch::Tensor>& params) {
-  if (!enabled_) return true;
-  // One device→host sync for all parameters rather than one each.
-  std::vector<torch::Tensor> checks;
-  for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    p.grad().div_(scale_);
-    checks.push_back(p.grad().isfinite().all());
+LossScaler::LossScaler(bool enabled, const torch::Device& device) : enabled_(enabled) {
+  if (!enabled_) return;
+  const auto opts = torch::TensorOptions().device(device);
+  scale_ = torch::full({}, kInitialScale, opts.dtype(torch::kFloat));
+  growth_tracker_ = torch::zeros({}, opts.dtype(torch::kInt));
+  found_inf_ = torch::zeros({}, opts.dtype(torch::kFloat));
+}
+
+// On CUDA, PyTorch's own AMP kernels (one launch for all gradients); elsewhere the same arithmetic
+// from plain tensor ops (libtorch 1.13 has no CPU kernel for them; fp16 training itself needs CUDA).
+void LossScaler::unscale(const std::vector<torch::Tensor>& params) {
+  if (!enabled_) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  const torch::Tensor inv_scale = scale_.to(torch::kDouble).reciprocal().to(torch::kFloat);  // as GradScaler
+  found_inf_.zero_();
+  if (grads.empty()) return;
+  if (scale_.is_cuda()) {
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf_, inv_scale);
+    return;
   }
-  const bool finite = checks.empty() || torch::stack(checks).all().item<bool>();
-  if (!finite) {
-    scale_ /= 2;
-    good_steps_ = 0;
-    return false;
+  std::vector<torch::Tensor> finite;
+  for (auto& g : grads) {
+    g.mul_(inv_scale);
+    finite.push_back(g.isfinite().all());
   }
-  // Grow again after a long run without overflow, as GradScaler's growth_interval does.
-  if (++good_steps_ == 2000) {
-    scale_ *= 2;
-    good_steps_ = 0;
+  found_inf_.copy_(torch::stack(finite).all().logical_not());
+}
+
+void LossScaler::update() {
+  if (!enabled_) return;
+  torch::NoGradGuard no_grad;
+  if (scale_.is_cuda()) {
+    at::_amp_update_scale_(scale_, growth_tracker_, found_inf_, kGrowth, kBackoff, kGrowthInterval);
+    return;
   }
-  return true;
+  const torch::Tensor overflow = found_inf_.ne(0);
+  const torch::Tensor counted = growth_tracker_ + 1;
+  const torch::Tensor grow = counted.ge(kGrowthInterval).logical_and(overflow.logical_not());
+  scale_.copy_(torch::where(overflow, scale_ * kBackoff, torch::where(grow, scale_ * kGrowth, scale_)));
+  growth_tracker_.copy_(torch::where(overflow.logical_or(grow), torch::zeros_like(counted), counted));
+}
+
+std::map<std::string, torch::Tensor> LossScaler::state() const {
+  if (!enabled_) return {};
+  return {{"scaler.scale", scale_.to(torch::kCPU)}, {"scaler.growth_tracker", growth_tracker_.to(torch::kCPU)}};
+}
+
+void LossScaler::load_state(const std::map<std::string, torch::Tensor>& state, const std::string& source) {
+  if (!enabled_) return;
+  for (auto [name, target] : {std::pair{"scaler.scale", &scale_}, {"scaler.growth_tracker", &growth_tracker_}}) {
+    const auto it = state.find(name);
+    if (it == state.end() || it->second.numel() != 1)
+      throw Error(source + ": no loss-scaler state '" + name + "' (was the run saved without --fp16?)");
+    torch::NoGradGuard no_grad;
+    target->copy_(it->second.reshape({}));
+  }
 }
 
 }  // namespace ft::train

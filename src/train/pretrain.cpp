@@ -1,7 +1,6 @@
 #include "train/pretrain.h"
 
 #include <ATen/Parallel.h>
-#include <torch/nn/utils/clip_grad.h>
 
 #include <cmath>
 #include <cstdio>
@@ -21,10 +20,10 @@
 #include "text/tokenizer.h"
 #include "train/args.h"
 #include "train/metrics.h"
-#include "train/optimizer.h"
 #include "train/precision.h"
 #include "train/progress.h"
 #include "train/run.h"
+#include "train/step.h"
 
 namespace ft::train {
 namespace {
@@ -87,26 +86,23 @@ std::vector<std::vector<int64_t>> tokenize_lines(const std::vector<std::string>&
   return docs;
 }
 
-// Logits and targets at the chosen positions of a masked batch → logits [N,V] float32, targets [N].
-std::pair<torch::Tensor, torch::Tensor> predict_masked(model::TransformerImpl& model, const data::Batch& batch,
-                                                       const data::MaskedBatch& masked, const std::string& device,
-                                                       const std::string& precision) {
-  const torch::Tensor labels = masked.labels.view(-1);
-  const torch::Tensor positions = labels.ne(-100).nonzero().squeeze(1);
-  const torch::Device dev(device);
+// The mean MLM loss of a masked batch (on the model's device) → 0-dim float; with correct, also how
+// many targets the model's top guess hits (summed on the device, no sync).
+torch::Tensor mlm_loss(model::TransformerImpl& model, const data::MlmBatch& m, const std::string& device,
+                       const std::string& precision, torch::Tensor* correct = nullptr) {
   torch::Tensor logits;
   {
     AutocastScope autocast(precision, device);
-    logits = model.masked_lm_logits(masked.input_ids.to(dev), batch.attention_mask.to(dev), positions.to(dev));
+    logits = model.masked_lm_logits(m.batch, m.positions).to(torch::kFloat);  // [N,V]
   }
-  return {logits.to(torch::kFloat), labels.index_select(0, positions).to(dev)};
+  if (correct) *correct = logits.argmax(-1).eq(m.targets).sum();
+  return torch::nn::functional::cross_entropy(logits, m.targets);
 }
 
 // The held-out slice, batched and masked once so that every evaluation scores the same predictions.
 struct EvalSet {
-  std::vector<data::Batch> batches;
-  std::vector<data::MaskedBatch> masked;
-  int64_t sequences = 0;
+  std::vector<data::MlmBatch> batches;
+  int64_t sequences = 0, tokens = 0;
 };
 
 EvalSet make_eval_set(const std::vector<std::vector<int64_t>>& seqs, int64_t batch_size, const data::MlmVocab& vocab,
@@ -117,8 +113,9 @@ EvalSet make_eval_set(const std::vector<std::vector<int64_t>>& seqs, int64_t bat
     std::vector<size_t> idx;
     for (size_t i = b * static_cast<size_t>(batch_size); i < std::min(seqs.size(), (b + 1) * static_cast<size_t>(batch_size)); ++i)
       idx.push_back(i);
-    e.batches.push_back(data::collate(seqs, {}, idx, vocab.pad_id));
-    e.masked.push_back(data::mask_tokens(e.batches.back().input_ids, vocab, mopts, data::derive_seed(seed, kEvalStep, b)));
+    const data::Batch batch = data::collate(seqs, {}, idx, vocab.pad_id);
+    e.batches.push_back(data::apply_mask(batch, data::mask_tokens(batch.input_ids, vocab, mopts, data::derive_seed(seed, kEvalStep, b))));
+    e.tokens += e.batches.back().targets.size(0);
   }
   return e;
 }
@@ -133,20 +130,22 @@ MlmEval evaluate_mlm(model::TransformerImpl& model, const EvalSet& set, const st
   Stopwatch clock;
   torch::NoGradGuard no_grad;
   model.eval();
-  double loss_sum = 0;
-  int64_t correct = 0;
-  MlmEval r;
-  for (size_t b = 0; b < set.batches.size(); ++b) {
-    const auto [logits, targets] = predict_masked(model, set.batches[b], set.masked[b], device, precision);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-    correct += logits.argmax(-1).eq(targets).sum().item<int64_t>();
-    r.tokens += targets.size(0);
+  const torch::Device dev(device);
+  // Sums stay on the device; one copy at the end reads them.
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(dev));
+  torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(dev));
+  for (const data::MlmBatch& b : set.batches) {
+    torch::Tensor correct;
+    const data::MlmBatch m = b.to(dev);
+    loss_sum += mlm_loss(model, m, device, precision, &correct).to(torch::kDouble) * static_cast<double>(m.targets.size(0));
+    correct_sum += correct;
   }
   model.train();
-  r.loss = loss_sum / static_cast<double>(std::max<int64_t>(1, r.tokens));
-  r.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, r.tokens));
+  MlmEval r;
+  r.tokens = set.tokens;
+  const torch::Tensor sums = torch::stack({loss_sum, correct_sum.to(torch::kDouble)}).to(torch::kCPU);
+  r.loss = sums[0].item<double>() / static_cast<double>(std::max<int64_t>(1, r.tokens));
+  r.accuracy = sums[1].item<double>() / static_cast<double>(std::max<int64_t>(1, r.tokens));
   r.runtime_s = clock.seconds();
   return r;
 }
@@ -160,13 +159,13 @@ std::string existing_checkpoint(const std::string& ckpt) {
 
 // Writes the whole checkpoint beside the old one, then swaps them, so a crash at any point leaves
 // one complete checkpoint (the old one under checkpoint.old at worst, which --resume also finds).
-void write_checkpoint(const std::string& ckpt, model::TransformerImpl& model, torch::optim::AdamW& optimizer,
+void write_checkpoint(const std::string& ckpt, model::TransformerImpl& model, const MultiTensorAdamW& optimizer,
                       const std::string& tokenizer_dir, const nlohmann::json& state) {
   const std::string tmp = ckpt + ".tmp", old = ckpt + ".old";
   remove_tree(tmp);
   io::save_model(tmp, model);
   io::copy_tokenizer_files(tokenizer_dir, tmp);
-  io::write_safetensors(join_path(tmp, "optimizer.safetensors"), adamw_state(optimizer, model));
+  io::write_safetensors(join_path(tmp, "optimizer.safetensors"), optimizer.state());
   write_json_atomic(join_path(tmp, "trainer_state.json"), state);
   remove_tree(old);
   if (fs::exists(ckpt)) fs::rename(ckpt, old);
@@ -292,9 +291,8 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   const torch::Device dev(device);
   model->to(dev);
   model->train();
-  std::vector<torch::Tensor> trainable;
-  const auto optimizer = make_adamw(*model, {a.learning_rate, a.adam_beta1, a.adam_beta2, a.adam_epsilon, a.weight_decay}, &trainable);
-  LossScaler scaler(precision == "fp16");
+  TrainingStep stepper(*model, {{a.learning_rate, a.adam_beta1, a.adam_beta2, a.adam_epsilon, a.weight_decay}, a.max_grad_norm},
+                       precision, dev);
 
   PretrainOutcome out;
   out.log_history = nlohmann::json::array();
@@ -312,7 +310,8 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
     out.losses = resume_state.at("losses").get<std::vector<double>>();
     out.log_history = resume_state.at("log_history");
     const std::string opt_path = join_path(resume_dir, "optimizer.safetensors");
-    load_adamw_state(*optimizer, *model, io::read_safetensors(opt_path), opt_path);
+    stepper.optimizer().load_state(io::read_safetensors(opt_path), opt_path);
+    stepper.set_steps(step);
     info("resuming from step " + std::to_string(step) + " of " + std::to_string(total_steps));
   }
   const int64_t first_step = step;
@@ -326,7 +325,18 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   int64_t last_checkpoint = a.resume ? step : -1;
   auto epoch_at = [&](int64_t s) { return static_cast<double>(s) / static_cast<double>(steps_per_epoch); };
 
+  double grad_norm = 0, logged_loss = std::nan("");
+  // Brings the losses of the steps since the last sync to the host: at logging, evaluation and save
+  // points only, so the steps in between never wait for the device.
+  auto sync_losses = [&] {
+    const std::string note = ". " + (last_checkpoint >= 0 ? "The checkpoint of step " + std::to_string(last_checkpoint) + " in " + ckpt + " is intact"
+                                                           : std::string("No checkpoint was written"));
+    TrainingStep::Flushed f = stepper.flush(note);
+    out.losses.insert(out.losses.end(), f.losses.begin(), f.losses.end());
+    grad_norm = f.grad_norm;
+  };
   auto run_eval = [&] {
+    sync_losses();
     Stopwatch c;
     last_eval = evaluate_mlm(*model, eval_set, device, precision);
     has_eval = true;
@@ -368,58 +378,45 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
     const size_t first_batch = static_cast<size_t>(step % steps_per_epoch) * accum;
     const size_t last_batch = std::min(batches_per_epoch, first_batch + accum);
     const double lr = a.learning_rate * lr_factor("linear", step, warmup, total_steps);
-    set_learning_rate(*optimizer, lr);
     // Dropout draws from torch's global generator: reseeding per step makes a resumed step identical.
     torch::manual_seed(data::derive_seed(a.seed, static_cast<uint64_t>(step), kDropoutStream));
 
-    double step_loss = 0;
     for (size_t b = first_batch; b < last_batch; ++b) {
       const std::vector<size_t> idx(order.begin() + static_cast<std::ptrdiff_t>(b * batch),
                                     order.begin() + static_cast<std::ptrdiff_t>(std::min(train_seqs.size(), (b + 1) * batch)));
-      const data::Batch bt = data::collate(train_seqs, {}, idx, vocab.pad_id);
+      const data::Batch bt = data::collate(train_seqs, {}, idx, vocab.pad_id, dev.is_cuda());
       const data::MaskedBatch masked = data::mask_tokens(
           bt.input_ids, vocab, mopts, data::derive_seed(a.seed, static_cast<uint64_t>(step), kFirstMaskStream + (b - first_batch)));
-      const auto [logits, targets] = predict_masked(*model, bt, masked, device, precision);
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, targets) / static_cast<double>(last_batch - first_batch);
-      scaler.scale(loss).backward();
-      step_loss += loss.item<double>();
+      const data::MlmBatch m = data::apply_mask(bt, masked).to(dev);
+      stepper.backward(mlm_loss(*model, m, device, precision) / static_cast<double>(last_batch - first_batch));
       real_tokens += bt.real_tokens;
       sequences += static_cast<int64_t>(idx.size());
     }
-    if (!std::isfinite(step_loss))
-      throw Error("training loss became " + std::to_string(step_loss) + " at step " + std::to_string(step + 1) +
-                  " (learning rate too high?); stopped. " +
-                  (last_checkpoint >= 0 ? "The checkpoint of step " + std::to_string(last_checkpoint) + " in " + ckpt + " is intact"
-                                        : std::string("No checkpoint was written")));
-    double grad_norm = 0;
-    if (scaler.unscale(trainable)) {
-      grad_norm = torch::nn::utils::clip_grad_norm_(trainable, a.max_grad_norm > 0 ? a.max_grad_norm : 1e30);
-      optimizer->step();
-    }
-    optimizer->zero_grad();
+    stepper.step(lr);
     ++step;
-    out.losses.push_back(step_loss);
-    const double train_s = std::max(1e-9, clock.seconds() - other_seconds);
-    progress.update(step, step_loss, lr, static_cast<double>(sequences) / train_s);
 
     if (step % a.logging_steps == 0 || step == total_steps) {
+      sync_losses();
       // The mean over the steps since the previous log point.
       const int64_t since = step % a.logging_steps == 0 ? step - a.logging_steps : step - step % a.logging_steps;
-      const double mean = std::accumulate(out.losses.begin() + since, out.losses.end(), 0.0) / static_cast<double>(step - since);
-      out.log_history.push_back({{"loss", mean},
+      logged_loss = std::accumulate(out.losses.begin() + since, out.losses.end(), 0.0) / static_cast<double>(step - since);
+      out.log_history.push_back({{"loss", logged_loss},
                                  {"grad_norm", grad_norm},
                                  {"learning_rate", a.learning_rate * lr_factor("linear", step, warmup, total_steps)},
                                  {"epoch", rounded(epoch_at(step), 4)},
                                  {"step", step}});
     }
+    progress.update(step, logged_loss, lr, static_cast<double>(sequences) / std::max(1e-9, clock.seconds() - other_seconds));
     if (eval_enabled && a.eval_steps > 0 && step % a.eval_steps == 0) run_eval();
     if (a.save_steps > 0 && step % a.save_steps == 0 && step < total_steps) {
+      sync_losses();
       Stopwatch c;
-      write_checkpoint(ckpt, *model, *optimizer, a.output_dir, state_json());
+      write_checkpoint(ckpt, *model, stepper.optimizer(), a.output_dir, state_json());
       last_checkpoint = step;
       other_seconds += c.seconds();
     }
   }
+  sync_losses();
   if (eval_enabled && !(has_eval && out.log_history.back().contains("eval_loss"))) run_eval();
   progress.finish();
   const double train_s = std::max(1e-9, clock.seconds() - other_seconds);

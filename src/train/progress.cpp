@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "core/log.h"
@@ -25,9 +26,11 @@ void ProgressBar::update(int64_t step, double loss, double lr, double samples_pe
   if (step != total_ && now - last_print_ < (tty_ ? 0.1 : 30.0)) return;
   last_print_ = now;
   const double eta = step > first_ ? now / static_cast<double>(step - first_) * static_cast<double>(total_ - step) : 0;
+  char loss_text[32] = "-";  // nothing logged yet
+  if (!std::isnan(loss)) std::snprintf(loss_text, sizeof loss_text, "%.4f", loss);
   char line[256];
-  std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.3g  %.1f samples/s  elapsed %s  eta %s",
-                static_cast<long long>(step), static_cast<long long>(total_), loss, lr, samples_per_second,
+  std::snprintf(line, sizeof line, "step %lld/%lld  loss %s  lr %.3g  %.1f samples/s  elapsed %s  eta %s",
+                static_cast<long long>(step), static_cast<long long>(total_), loss_text, lr, samples_per_second,
                 format_duration(now).c_str(), format_duration(eta).c_str());
   if (tty_) {
     const int width = 24;

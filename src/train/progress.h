@@ -11,7 +11,9 @@ class ProgressBar {
  public:
   // first_step: where a resumed run starts, so the ETA counts only the steps timed here.
   explicit ProgressBar(int64_t total_steps, int64_t first_step = 0);
-  void update(int64_t step, double loss, double lr, double samples_per_second);
+  // logged_loss: the mean loss of the last logging window (NaN before the first), as the step's own
+  // loss is not read from the device between logging points.
+  void update(int64_t step, double logged_loss, double lr, double samples_per_second);
   // A line of its own (e.g. an evaluation result) without breaking the bar.
   void note(const std::string& line);
   void finish();

@@ -23,7 +23,8 @@ namespace {
 const char* const kRunKeys[] = {"arm", "model_name_or_path", "random_init", "method", "lora_r", "lora_alpha",
                                 "lora_dropout", "lora_target_modules", "tokenizer_name", "train_file", "eval_file",
                                 "text_column", "label_column", "id_column", "label_names", "data_format",
-                                "on_bad_row", "max_train_samples", "max_eval_samples", "adapter"};
+                                "on_bad_row", "max_train_samples", "max_eval_samples", "adapter",
+                                "resume_from_checkpoint"};
 
 std::vector<std::string> split_commas(const nlohmann::json& v) {
   if (v.is_array()) return v.get<std::vector<std::string>>();
@@ -138,6 +139,7 @@ RunSpec RunSpec::from_json(const nlohmann::json& j, const std::string& source) {
         s.data.skip_bad_rows = policy == "skip";
       } else if (k == "max_train_samples") s.max_train_samples = v.get<int64_t>();
       else if (k == "max_eval_samples") s.max_eval_samples = v.get<int64_t>();
+      else if (k == "resume_from_checkpoint") s.resume_from_checkpoint = v.is_boolean() ? (v.get<bool>() ? "latest" : "") : v.get<std::string>();
     } catch (const nlohmann::json::exception& e) {
       throw Error(source + ": '" + k + "' has the wrong type (" + e.what() + ")");
     }
@@ -186,6 +188,14 @@ nlohmann::json run_training(const RunSpec& spec) {
   std::filesystem::remove(join_path(args.output_dir, "results.json"));
 
   const std::string tok_dir = spec.tokenizer_dir.empty() ? spec.model.dir : spec.tokenizer_dir;
+  std::string resume_dir = spec.resume_from_checkpoint;
+  if (resume_dir == "latest") {
+    resume_dir = latest_checkpoint(args.output_dir);
+    if (resume_dir.empty())
+      throw Error("--resume: no complete checkpoint-STEP folder in " + args.output_dir + " (they are written with --save-strategy steps|epoch)");
+  } else if (!resume_dir.empty() && !file_exists(join_path(resume_dir, "trainer_state.json"))) {
+    throw Error("--resume: " + resume_dir + " is not a complete checkpoint (no trainer_state.json)");
+  }
   const text::Tokenizer tok = text::Tokenizer::from_dir(tok_dir);
   const data::Dataset train_ds = load(spec.train_file, spec.data, spec.max_train_samples, args.seed);
   std::optional<data::Dataset> eval_ds;
@@ -214,8 +224,27 @@ nlohmann::json run_training(const RunSpec& spec) {
     else io::save_model(dir, *model);
     io::copy_tokenizer_files(tok_dir, dir);
   };
-  trainer.on_save = [&](int64_t step) { save_checkpoint(join_path(args.output_dir, "checkpoint-" + std::to_string(step))); };
-  const TrainOutcome out = trainer.train(train_ex, eval_ds ? &eval_ex : nullptr);
+  trainer.save_model = save_checkpoint;
+  trainer.load_weights = [&](const std::string& dir) {
+    if (model->has_lora()) {
+      io::load_adapter(dir, *model);
+    } else {
+      const std::string path = io::find_weights(dir);
+      io::load_state_dict(*model, io::read_state_dict(path), path);
+    }
+  };
+  // What each step depends on: a checkpoint made under other values would not continue this run.
+  trainer.fingerprint = {{"model_name_or_path", spec.model.dir}, {"random_init", spec.model.random_init},
+                         {"method", spec.model.method}, {"adapter", spec.model.adapter_dir},
+                         {"lora", {spec.model.lora.r, spec.model.lora.alpha, spec.model.lora.dropout, spec.model.lora.target_modules}},
+                         {"train_file", spec.train_file}, {"max_train_samples", spec.max_train_samples},
+                         {"train_examples", train_ex.size()}, {"max_length", args.max_length}, {"seed", args.seed},
+                         {"per_device_train_batch_size", args.per_device_train_batch_size},
+                         {"gradient_accumulation_steps", args.gradient_accumulation_steps},
+                         {"group_by_length", args.group_by_length}, {"learning_rate", args.learning_rate},
+                         {"lr_scheduler_type", args.lr_scheduler_type}, {"weight_decay", args.weight_decay},
+                         {"fp16", args.fp16}, {"bf16", args.bf16}};
+  const TrainOutcome out = trainer.train(train_ex, eval_ds ? &eval_ex : nullptr, resume_dir);
   const int64_t peak_rss = peak_rss_bytes();
 
   save_checkpoint(args.output_dir);

@@ -1,5 +1,6 @@
 // The training loop: AdamW + schedule, gradient accumulation and clipping, mixed precision,
-// periodic evaluation, HF-style log history, best-model tracking.
+// periodic evaluation, HF-style log history, best-model tracking, and checkpoint-STEP folders that
+// resume a run exactly where it stopped (HF's resume_from_checkpoint).
 #pragma once
 #include <torch/types.h>
 
@@ -34,6 +35,8 @@ struct EvalResult {
 
 EvalResult evaluate(model::TransformerImpl& model, const Examples& data, int64_t batch_size, const std::string& device,
                     const std::string& precision);
+// The result of an evaluation from its class probabilities [N,L] (what evaluate derives the rest from).
+EvalResult eval_result(const torch::Tensor& probs, double loss, double runtime_s, const std::vector<int64_t>& labels);
 
 struct TrainOutcome {
   nlohmann::json log_history = nlohmann::json::array();  // HF trainer_state.json's log_history
@@ -48,14 +51,26 @@ struct TrainOutcome {
   std::vector<double> losses;  // every optimizer step's loss, for reproducibility checks
 };
 
+// The newest complete checkpoint-STEP folder in dir, or "" when there is none.
+std::string latest_checkpoint(const std::string& dir);
+
 class Trainer {
  public:
   Trainer(model::Transformer model, TrainingArguments args, std::string device);
 
-  // Called after each save point with the step; the caller writes the checkpoint.
-  std::function<void(int64_t step)> on_save;
+  // Writes the model part of a checkpoint into a folder: the weights (full fine-tuning) or the
+  // adapter and head (LoRA), with the tokenizer. Needed when args.save_strategy is not "no".
+  std::function<void(const std::string& dir)> save_model;
+  // Loads the weights of such a folder into the model in place: needed to resume a run, and at its
+  // end to restore the best model from its checkpoint.
+  std::function<void(const std::string& dir)> load_weights;
+  // What a run's checkpoints only resume under (model, method, data, batch size, seed, ...): a
+  // checkpoint made under other values is refused, naming the first that differs.
+  nlohmann::json fingerprint = nlohmann::json::object();
 
-  TrainOutcome train(const Examples& train_data, const Examples* eval_data);
+  // With resume_dir (a checkpoint-STEP folder of a run with the same fingerprint), continues that
+  // run: the same steps, losses and final weights (bit for bit on the CPU) as if it had not stopped.
+  TrainOutcome train(const Examples& train_data, const Examples* eval_data, const std::string& resume_dir = "");
 
  private:
   model::Transformer model_;

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The GPU check, run on the device machine as it is, from a checkout with .device/ carried
+# (scripts/device-deps.sh prepares it): about 8 minutes on an H200.
+#   1. build against the machine's PyTorch libtorch;
+#   2. the CUDA tests (flash/varlen attention vs matmul, no host sync in a step, fused AdamW, AMP)
+#      and the CPU-side parity tests on this build;
+#   3. this project and the HF Trainer (+ PEFT) side by side at the klue/roberta-base shape (random
+#      weights, fp16, batch 32, NSMC reviews), each arm in its own process; evaluation at batch 64;
+#   4. the whole study, capped at STUDY_STEPS steps an arm, with the projected full-length time.
+# Prints one table last; everything lands in $OUT (gpu.json, logs).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out/gpu}
+STEPS=${STEPS:-300}              # timed training steps per arm
+STUDY_STEPS=${STUDY_STEPS:-1500} # steps per arm of the capped study
+mkdir -p "$OUT"
+dev=$PWD/.device
+[ -d "$dev/prefix" ] || { echo "gpu.sh: no .device/ (run scripts/device-deps.sh here and carry .device)"; exit 2; }
+export LD_LIBRARY_PATH=$dev/prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+model=$dev/klue-roberta-base
+train=$dev/nsmc/ratings_train.txt
+test=$dev/nsmc/ratings_test.txt
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+stamp() { date +%s.%N; }
+
+t0=$(stamp)
+torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
+cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;$dev/prefix/usr" \
+  > "$OUT/cmake.log" 2>&1 &&
+  cmake --build build-cuda -j "$(nproc)" > "$OUT/build.log" 2>&1
+build_rc=$?
+t1=$(stamp)
+if [ $build_rc -ne 0 ]; then
+  tail -40 "$OUT/cmake.log" "$OUT/build.log"
+  echo "gpu.sh: build failed"
+  exit 1
+fi
+
+build-cuda/finetune_tests --gtest_filter='Cuda.*:MultiTensorAdamW.*:ClipGradNorm.*:LossScaler.*:Packing.*:TrainingStep.*:ModelParity.*:LoraParity.*' \
+  > "$OUT/tests.log" 2>&1
+tests_rc=$?
+t2=$(stamp)
+
+bench() {  # name, command...
+  local name=$1
+  shift
+  "$@" > "$OUT/$name.json" 2> "$OUT/$name.log" || echo "{\"error\": \"$name failed, see $name.log\"}" > "$OUT/$name.json"
+}
+for arm in full lora; do
+  bench "ours_$arm" build-cuda/bench_train --config "$model" --data "$train" --arm $arm --steps "$STEPS" --warmup 20 \
+    --device cuda --precision fp16
+done
+bench ours_eval build-cuda/bench_train --config "$model" --data "$test" --arm eval --steps 160 --device cuda --precision fp16
+for arm in full lora; do
+  bench "hf_$arm" python3 bench/hf_reference.py --model "$model" --train-file "$train" --arm $arm --max-steps "$STEPS" \
+    --random-init --fp16 --output-dir "$OUT/hf_tmp"
+done
+rm -rf "$OUT/hf_tmp"
+t3=$(stamp)
+
+build-cuda/finetune compare --config configs/klue-roberta-base-nsmc.json --device cuda --fp16 --model "$model" --random-init \
+  --train-file "$train" --eval-file "$test" --max-steps "$STUDY_STEPS" --output-dir "$OUT/study" --overwrite \
+  > "$OUT/study.log" 2>&1
+study_rc=$?
+t4=$(stamp)
+
+python3 - "$OUT" "$t0" "$t1" "$t2" "$t3" "$t4" "$tests_rc" "$study_rc" "$STUDY_STEPS" <<'PY'
+import json, os, sys
+out, t0, t1, t2, t3, t4, tests_rc, study_rc, study_steps = sys.argv[1:]
+t0, t1, t2, t3, t4 = map(float, (t0, t1, t2, t3, t4))
+def load(name):
+    try:
+        with open(os.path.join(out, name + ".json")) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except Exception as e:
+        return {"error": str(e)}
+r = {k: load(k) for k in ("ours_full", "ours_lora", "ours_eval", "hf_full", "hf_lora")}
+r["gpu"] = open(os.path.join(out, "gpu.txt")).read().strip()
+r["build_s"], r["tests_s"], r["bench_s"], r["study_s"] = t1 - t0, t2 - t1, t3 - t2, t4 - t3
+r["tests_rc"], r["study_rc"] = int(tests_rc), int(study_rc)
+tests_log = open(os.path.join(out, "tests.log")).read().splitlines()
+r["tests_summary"] = [l for l in tests_log if l.startswith("[  PASSED  ]") or l.startswith("[  FAILED  ]")]
+# The study: each arm's timed parts scaled to the full length (150,000 reviews x 3 epochs at batch 32 =
+# 14,063 steps, an evaluation of the 50,000 test reviews after each epoch); the rest (loading,
+# tokenizing, writing) counted once as measured.
+full_steps = 3 * -(-150000 // 32)
+study = {}
+arm_total = 0.0
+for arm in ("full", "lora"):
+    try:
+        res = json.load(open(os.path.join(out, "study", arm, "results.json")))
+        train_s, eval_s, steps = res["train"]["runtime_s"], res["eval"]["runtime_s"], res["train"]["steps"]
+        study[arm] = {"steps": steps, "train_s": train_s, "eval_s": eval_s,
+                      "samples_per_second": res["train"]["samples_per_second"],
+                      "accuracy": res["eval"]["final"]["accuracy"],
+                      "cuda_peak_allocated_bytes": res["memory"]["cuda_peak_allocated_bytes"],
+                      "projected_train_s": train_s * full_steps / steps, "projected_eval_s": eval_s * 3}
+        arm_total += train_s + eval_s
+    except Exception as e:
+        study[arm] = {"error": str(e)}
+other = max(0.0, (t4 - t3) - arm_total)
+if all("error" not in v for v in study.values()):
+    study["projected_total_s"] = other + sum(v["projected_train_s"] + v["projected_eval_s"] for v in study.values())
+    study["measured_wall_s"] = t4 - t3
+r["study"] = study
+json.dump(r, open(os.path.join(out, "gpu.json"), "w"), indent=1)
+
+def sps(x): return x.get("samples_per_second", float("nan"))
+def mem(x): return (x.get("cuda_peak_allocated_bytes") or x.get("peak_gpu_allocated_bytes") or 0) / 1e9
+print(f"GPU: {r['gpu']}   build {r['build_s']:.0f} s, tests {r['tests_s']:.0f} s (rc {tests_rc}: {' '.join(r['tests_summary'])})")
+print(f"{'':10} {'ours samples/s':>15} {'HF samples/s':>13} {'ratio':>6} {'ours GB':>8} {'HF GB':>6}")
+for arm in ("full", "lora"):
+    o, h = r["ours_" + arm], r["hf_" + arm]
+    print(f"{arm:10} {sps(o):15.1f} {sps(h):13.1f} {sps(o) / sps(h):6.2f} {mem(o):8.2f} {mem(h):6.2f}")
+print(f"{'eval b64':10} {sps(r['ours_eval']):15.1f}")
+for arm in ("full", "lora"):
+    v = study.get(arm, {})
+    if "error" in v:
+        print(f"study {arm}: {v['error']}")
+    else:
+        print(f"study {arm}: {v['steps']} steps at {v['samples_per_second']:.0f} samples/s, eval {v['eval_s']:.1f} s, "
+              f"projected full length {v['projected_train_s'] + v['projected_eval_s']:.0f} s")
+if "projected_total_s" in study:
+    print(f"study (both arms, 3 epochs x 150,000 reviews + 3 evaluations of 50,000 each): projected "
+          f"{study['projected_total_s'] / 60:.1f} min (capped run: {study['measured_wall_s']:.0f} s wall, {study_steps} steps/arm)")
+PY
+[ "$tests_rc" -eq 0 ] && [ "$study_rc" -eq 0 ]

@@ -1,0 +1,74 @@
+#include "train/step.h"
+
+#include <ATen/Functions.h>
+#include <torch/version.h>
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace ft::train {
+
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return torch::zeros({});
+  const std::vector<torch::Tensor> norms = at::_foreach_norm(grads, 2);
+  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::linalg::vector_norm(torch::stack(norms), 2, c10::nullopt, false, c10::nullopt);
+  if (max_norm > 0) {
+    const torch::Tensor coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+#if TORCH_VERSION_MAJOR >= 2 && (TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 1)
+    at::_foreach_mul_(grads, coef);  // one launch; the tensor-scalar overload arrived in 2.1
+#else
+    for (auto& g : grads) g.mul_(coef);
+#endif
+  }
+  return total;
+}
+
+TrainingStep::TrainingStep(torch::nn::Module& model, const StepSettings& s, const std::string& precision,
+                           const torch::Device& device)
+    : optimizer_(model, s.adamw), scaler_(precision == "fp16", device), max_grad_norm_(s.max_grad_norm) {}
+
+void TrainingStep::backward(const torch::Tensor& loss) {
+  scaler_.scale(loss).backward();
+  // Summed in float64 on the device, as the host used to sum each micro-batch's .item().
+  const torch::Tensor value = loss.detach().to(torch::kDouble);
+  step_loss_ = step_loss_.defined() ? step_loss_ + value : value;
+}
+
+void TrainingStep::step(double lr) {
+  if (!step_loss_.defined()) throw Error("training step without a backward pass");
+  scaler_.unscale(optimizer_.parameters());
+  grad_norm_ = clip_grad_norm(optimizer_.parameters(), max_grad_norm_);
+  optimizer_.set_learning_rate(lr);
+  optimizer_.step(scaler_.found_inf());
+  optimizer_.zero_grad();
+  scaler_.update();
+  pending_.push_back(step_loss_);
+  step_loss_ = torch::Tensor();
+  ++steps_;
+}
+
+TrainingStep::Flushed TrainingStep::flush(const std::string& note_on_nonfinite) {
+  Flushed out;
+  out.grad_norm = last_grad_norm_;
+  if (pending_.empty()) return out;
+  // Losses and the latest grad norm in one tensor, so one copy (the step's only sync) reads them all.
+  const torch::Tensor host =
+      torch::cat({torch::stack(pending_), grad_norm_.detach().to(torch::kDouble).reshape({1})}).to(torch::kCPU);
+  const double* v = host.data_ptr<double>();
+  const int64_t n = static_cast<int64_t>(pending_.size());
+  pending_.clear();
+  out.losses.assign(v, v + n);
+  out.grad_norm = last_grad_norm_ = v[n];
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(out.losses[static_cast<size_t>(i)]))
+      throw Error("training loss became " + std::to_string(out.losses[static_cast<size_t>(i)]) + " at step " +
+                  std::to_string(steps_ - n + i + 1) + " (learning rate too high?); stopped" + note_on_nonfinite);
+  return out;
+}
+
+}  // namespace ft::train

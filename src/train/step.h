@@ -1,0 +1,63 @@
+// The optimizer step that fine-tuning and pretraining share: micro-batch backward passes, then
+// unscale (fp16), clip, AdamW, zero the gradients. Nothing in it waits for the device: losses, the
+// gradient norm and the overflow flag stay there until flush(), which a loop calls at its logging,
+// evaluation and save points, so a CUDA step is a queue of launches the host never stops for.
+#pragma once
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/optimizer.h"
+#include "train/precision.h"
+
+namespace ft::train {
+
+// The total 2-norm of the parameters' gradients (as one vector), as torch::nn::utils::clip_grad_norm_
+// computes it, and with max_norm > 0 the gradients scaled by min(1, max_norm / (norm + 1e-6)). The
+// norm and the coefficient stay on the device. → 0-dim float tensor
+torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm);
+
+struct StepSettings {
+  AdamWSettings adamw;
+  double max_grad_norm = 1.0;  // 0: no clipping (the norm is still measured)
+};
+
+class TrainingStep {
+ public:
+  // The optimizer takes the trainable parameters of `model`, which must already be on `device`.
+  TrainingStep(torch::nn::Module& model, const StepSettings& s, const std::string& precision, const torch::Device& device);
+
+  // Backward of one micro-batch's loss (a 0-dim float tensor, already divided by the number of
+  // micro-batches in the step); its value is added to the step's loss.
+  void backward(const torch::Tensor& loss);
+  // Ends the step: unscale, clip, the AdamW update at learning rate lr (skipped on an fp16
+  // overflow), zero the gradients, update the loss scale.
+  void step(double lr);
+
+  struct Flushed {
+    std::vector<double> losses;  // one per step since the previous flush
+    double grad_norm = 0;        // of the latest step
+  };
+  // Reads what the steps since the last flush left on the device, in one copy. A non-finite loss
+  // throws ft::Error: "training loss became nan at step N (learning rate too high?); stopped" + note.
+  Flushed flush(const std::string& note_on_nonfinite);
+
+  int64_t steps() const { return steps_; }
+  void set_steps(int64_t steps) { steps_ = steps; }  // where a resumed run starts counting
+  MultiTensorAdamW& optimizer() { return optimizer_; }
+  LossScaler& scaler() { return scaler_; }
+
+ private:
+  MultiTensorAdamW optimizer_;
+  LossScaler scaler_;
+  double max_grad_norm_;
+  int64_t steps_ = 0;
+  torch::Tensor step_loss_;             // float64 on the device, this step's micro-batch losses so far
+  std::vector<torch::Tensor> pending_;  // each unflushed step's loss
+  torch::Tensor grad_norm_;             // the latest step's
+  double last_grad_norm_ = 0;
+};
+
+}  // namespace ft::train
