@@ -171,3 +171,52 @@ TEST(Compare, SeveralSeedsAndExtraArmsFromAConfigFile) {
 }
 
 }  // namespace
+
+namespace {
+
+// An arm stopped after its first epoch (its checkpoint-5 kept, nothing after it) continues from
+// that checkpoint on the next compare, and ends exactly as the uninterrupted arm did.
+TEST(Compare, InterruptedArmContinuesFromItsCheckpoint) {
+  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
+  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
+  TempDir dir("compare_ckpt");
+  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  ft::write_json_atomic(dir / "experiment.json",
+                        {{"output_dir", out},
+                         {"common", {{"model_name_or_path", model}, {"random_init", true},
+                                     {"train_file", shared_path("nsmc/ratings_train.txt")},
+                                     {"eval_file", shared_path("nsmc/ratings_test.txt")}, {"max_train_samples", 160},
+                                     {"max_eval_samples", 100}, {"num_train_epochs", 2}, {"threads", 1},
+                                     {"save_total_limit", 0}}},
+                         {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", 1e-3}},
+                                   {{"arm", "lora"}, {"method", "lora"}, {"learning_rate", 1e-2}}}}});
+  const std::string cmd = std::string(FT_BINARY) + " compare --config " + (dir / "experiment.json");
+  ASSERT_EQ(std::system((cmd + " > " + (dir / "log1.txt") + " 2>&1").c_str()), 0) << ft::read_file(dir / "log1.txt");
+  const std::string arm = out + "/lora";
+  for (const char* c : {"checkpoint-5", "checkpoint-10"}) ASSERT_TRUE(ft::file_exists(arm + "/" + c + "/trainer_state.json")) << c;
+  const auto results = ft::read_json(arm + "/results.json");
+  const auto weights = ft::read_file(arm + "/adapter_model.safetensors");
+  const auto log = ft::read_json(arm + "/trainer_state.json")["log_history"];
+
+  std::filesystem::remove(arm + "/results.json");
+  ft::remove_tree(arm + "/checkpoint-10");
+  ASSERT_EQ(std::system((cmd + " > " + (dir / "log2.txt") + " 2>&1").c_str()), 0) << ft::read_file(dir / "log2.txt");
+  EXPECT_NE(ft::read_file(dir / "log2.txt").find("resuming from " + arm + "/checkpoint-5"), std::string::npos)
+      << ft::read_file(dir / "log2.txt");
+  const auto again = ft::read_json(arm + "/results.json");
+  EXPECT_EQ(again["train"]["final_loss"], results["train"]["final_loss"]);
+  auto without_times = [](nlohmann::json m) {
+    m.erase("runtime_s");
+    m.erase("samples_per_second");
+    return m;
+  };
+  EXPECT_EQ(without_times(again["eval"]["final"]), without_times(results["eval"]["final"]));
+  EXPECT_EQ(ft::read_file(arm + "/adapter_model.safetensors"), weights);
+  const auto log2 = ft::read_json(arm + "/trainer_state.json")["log_history"];
+  ASSERT_EQ(log.size(), log2.size());
+  for (size_t i = 0; i + 1 < log.size(); ++i) {  // the last entry holds run times
+    if (log[i].contains("loss")) EXPECT_EQ(log[i], log2[i]) << i;
+  }
+}
+
+}  // namespace

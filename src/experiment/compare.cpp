@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "core/log.h"
 #include "report/comparison.h"
+#include "train/trainer.h"
 
 extern char** environ;
 
@@ -135,10 +136,24 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
     } else {
       make_dirs(r.dir);
       remove_stale_temp_files(r.dir);
+      // Checkpoints every epoch (unless the arm says otherwise), so an interrupted arm continues from
+      // its newest one instead of from step 0; --overwrite starts it clean.
+      if (spec.overwrite)
+        for (const std::string& path : list_dir(r.dir))
+          if (path.find("/checkpoint-") != std::string::npos) remove_tree(path);
+      nlohmann::json config = r.config;
+      if (config.value("save_strategy", std::string("no")) == "no") config["save_strategy"] = "epoch";
+      if (!config.contains("save_total_limit")) config["save_total_limit"] = 1;
       const std::string cfg = join_path(r.dir, "arm_config.json");
-      write_json_atomic(cfg, r.config);
-      info(label + ": training → " + r.dir);
-      const int rc = run_child(finetune_binary, {"train", "--config", cfg});
+      write_json_atomic(cfg, config);
+      std::vector<std::string> args = {"train", "--config", cfg};
+      if (const std::string ckpt = train::latest_checkpoint(r.dir); !ckpt.empty()) {
+        info(label + ": resuming from " + ckpt + " → " + r.dir);
+        args.push_back("--resume");
+      } else {
+        info(label + ": training → " + r.dir);
+      }
+      const int rc = run_child(finetune_binary, args);
       if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
         restore();
         remove_stale_temp_files(r.dir);

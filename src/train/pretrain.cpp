@@ -331,9 +331,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   auto sync_losses = [&] {
     const std::string note = ". " + (last_checkpoint >= 0 ? "The checkpoint of step " + std::to_string(last_checkpoint) + " in " + ckpt + " is intact"
                                                            : std::string("No checkpoint was written"));
-    TrainingStep::Flushed f = stepper.flush(note);
-    out.losses.insert(out.losses.end(), f.losses.begin(), f.losses.end());
-    grad_norm = f.grad_norm;
+    grad_norm = stepper.flush(out.losses, note);
   };
   auto run_eval = [&] {
     sync_losses();

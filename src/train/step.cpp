@@ -52,23 +52,22 @@ void TrainingStep::step(double lr) {
   ++steps_;
 }
 
-TrainingStep::Flushed TrainingStep::flush(const std::string& note_on_nonfinite) {
-  Flushed out;
-  out.grad_norm = last_grad_norm_;
-  if (pending_.empty()) return out;
+double TrainingStep::flush(std::vector<double>& losses, const std::string& note_on_nonfinite) {
+  if (pending_.empty()) return last_grad_norm_;
   // Losses and the latest grad norm in one tensor, so one copy (the step's only sync) reads them all.
   const torch::Tensor host =
       torch::cat({torch::stack(pending_), grad_norm_.detach().to(torch::kDouble).reshape({1})}).to(torch::kCPU);
   const double* v = host.data_ptr<double>();
   const int64_t n = static_cast<int64_t>(pending_.size());
   pending_.clear();
-  out.losses.assign(v, v + n);
-  out.grad_norm = last_grad_norm_ = v[n];
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(out.losses[static_cast<size_t>(i)]))
-      throw Error("training loss became " + std::to_string(out.losses[static_cast<size_t>(i)]) + " at step " +
-                  std::to_string(steps_ - n + i + 1) + " (learning rate too high?); stopped" + note_on_nonfinite);
-  return out;
+  last_grad_norm_ = v[n];
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i]))
+      throw Error("training loss became " + std::to_string(v[i]) + " at step " + std::to_string(steps_ - n + i + 1) +
+                  " (learning rate too high?); stopped" + note_on_nonfinite);
+    losses.push_back(v[i]);
+  }
+  return last_grad_norm_;
 }
 
 }  // namespace ft::train

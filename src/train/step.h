@@ -36,13 +36,10 @@ class TrainingStep {
   // overflow), zero the gradients, update the loss scale.
   void step(double lr);
 
-  struct Flushed {
-    std::vector<double> losses;  // one per step since the previous flush
-    double grad_norm = 0;        // of the latest step
-  };
-  // Reads what the steps since the last flush left on the device, in one copy. A non-finite loss
-  // throws ft::Error: "training loss became nan at step N (learning rate too high?); stopped" + note.
-  Flushed flush(const std::string& note_on_nonfinite);
+  // Reads what the steps since the last flush left on the device, in one copy: appends their losses
+  // to `losses` and returns the latest step's gradient norm. A non-finite loss throws ft::Error:
+  // "training loss became nan at step N (learning rate too high?); stopped" + note.
+  double flush(std::vector<double>& losses, const std::string& note_on_nonfinite);
 
   int64_t steps() const { return steps_; }
   void set_steps(int64_t steps) { steps_ = steps; }  // where a resumed run starts counting

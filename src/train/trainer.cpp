@@ -201,11 +201,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
 
   // Brings the losses of the steps since the last sync to the host: at logging, evaluation and save
   // points only, so the steps in between never wait for the device.
-  auto sync_losses = [&] {
-    TrainingStep::Flushed f = stepper.flush(" without writing a model");
-    out.losses.insert(out.losses.end(), f.losses.begin(), f.losses.end());
-    grad_norm = f.grad_norm;
-  };
+  auto sync_losses = [&] { grad_norm = stepper.flush(out.losses, " without writing a model"); };
 
   auto run_eval = [&](double epoch) {
     sync_losses();
