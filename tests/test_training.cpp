@@ -213,6 +213,11 @@ TEST(TrainingResume, ContinuesBitForBitFromACheckpoint) {
     spec.resume_from_checkpoint = "latest";
     const auto rb = ft::train::run_training(spec);
     EXPECT_EQ(comparable_log(a.path), comparable_log(b.path)) << method;
+    // Every step's loss up to the next checkpoint, as exact doubles: steps 1-60 restored, 61-90 recomputed.
+    const auto losses_a = ft::read_json(a / "checkpoint-90/trainer_state.json")["losses"];
+    const auto losses_b = ft::read_json(b / "checkpoint-90/trainer_state.json")["losses"];
+    ASSERT_EQ(losses_a.size(), 90u);
+    EXPECT_EQ(losses_a, losses_b) << method;
     const std::string weights = method == "full" ? "/model.safetensors" : "/adapter_model.safetensors";
     const auto wa = ft::io::read_safetensors(a.path + weights), wb = ft::io::read_safetensors(b.path + weights);
     ASSERT_EQ(wa.size(), wb.size());
