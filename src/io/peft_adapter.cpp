@@ -24,7 +24,10 @@ std::string adapter_weights(const std::string& dir) {
 model::LoraConfig read_adapter_config(const std::string& dir) {
   const std::string path = join_path(dir, "adapter_config.json");
   if (!file_exists(path)) throw Error(path + ": not found (an adapter directory needs adapter_config.json)");
-  const nlohmann::json j = read_json(path);
+  return adapter_config_from_json(read_json(path), path);
+}
+
+model::LoraConfig adapter_config_from_json(const nlohmann::json& j, const std::string& path) {
   auto fail = [&](const std::string& why) -> void { throw Error(path + ": " + why); };
   if (!j.is_object()) fail("expected a JSON object");
   if (j.value("peft_type", "") != "LORA") fail("peft_type must be \"LORA\"");

@@ -23,11 +23,11 @@ torch::Tensor own_memory(const torch::Tensor& t) {
 }  // namespace
 
 TensorMap read_torch_bin(const std::string& path) {
-  std::vector<char> bytes;
-  {
-    const std::string text = read_file(path);
-    bytes.assign(text.begin(), text.end());
-  }
+  const std::string text = read_file(path);
+  return parse_torch_bin({text.begin(), text.end()}, path);
+}
+
+TensorMap parse_torch_bin(const std::vector<char>& bytes, const std::string& path) {
   // Since PyTorch 1.6, torch.save writes a zip archive; the older raw-pickle format is not supported.
   if (bytes.size() < 4 || std::string(bytes.data(), 4) != "PK\x03\x04")
     throw Error(path + ": not a torch.save zip archive (expected a .bin written by PyTorch >= 1.6)");
