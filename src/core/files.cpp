@@ -40,6 +40,9 @@ nlohmann::json parse_json(std::string_view text, const std::string& source) {
     const size_t at = std::min<size_t>(e.byte, text.size());
     const long line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
     throw Error(source + ":" + std::to_string(line) + ": invalid JSON (" + e.what() + ")");
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error but a value JSON cannot hold here, e.g. a number past a double's range.
+    throw Error(source + ": invalid JSON (" + e.what() + ")");
   }
 }
 
