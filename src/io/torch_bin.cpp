@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -124,8 +125,8 @@ std::map<std::string, Record> zip_records(const Bytes& b, std::string& folder) {
 }
 
 // Bytes per element of the storage classes torch.save names.
-int64_t storage_element_size(const std::string& global) {
-  static const std::map<std::string, int64_t> sizes = {
+int64_t storage_element_size(std::string_view global) {
+  static const std::map<std::string, int64_t, std::less<>> sizes = {
       {"torch\nFloatStorage", 4}, {"torch\nDoubleStorage", 8}, {"torch\nHalfStorage", 2},
       {"torch\nBFloat16Storage", 2}, {"torch\nLongStorage", 8}, {"torch\nIntStorage", 4},
       {"torch\nShortStorage", 2}, {"torch\nCharStorage", 1}, {"torch\nByteStorage", 1},
@@ -137,7 +138,7 @@ int64_t storage_element_size(const std::string& global) {
 // What the checker knows of a pickled value: enough to follow a storage's persistent id.
 struct Value {
   enum Kind { kOther, kString, kInt, kGlobal, kTuple } kind = kOther;
-  std::string text;  // kString; kGlobal: "module\nname"
+  std::string_view text;  // kString; kGlobal: "module\nname" (views into the file: copies cost nothing)
   int64_t number = 0;
   std::shared_ptr<const std::vector<Value>> items;  // kTuple; shared, as memo copies are
 };
@@ -172,20 +173,17 @@ void check_pickle(const Bytes& b, const Record& program, const std::map<std::str
     marks.pop_back();
     return items;
   };
-  auto push = [&](Value::Kind kind) { stack.push_back(Value{kind, "", 0, nullptr}); };
+  auto push = [&](Value::Kind kind) { stack.push_back(Value{kind, {}, 0, nullptr}); };
   auto text = [&](uint64_t len) {
     if (end - at < len) bad("string runs past the end");
-    std::string s(b.data.data() + at, len);
+    const std::string_view s(b.data.data() + at, len);
     at += len;
     return s;
   };
-  auto line = [&] {
-    const char* from = b.data.data() + at;
-    const void* nl = std::memchr(from, '\n', end - at);
+  auto line = [&] {  // through its '\n'
+    const void* nl = std::memchr(b.data.data() + at, '\n', end - at);
     if (!nl) bad("unterminated GLOBAL");
-    const std::string s(from, static_cast<const char*>(nl));
-    at += s.size() + 1;
-    return s;
+    at = static_cast<uint64_t>(static_cast<const char*>(nl) - b.data.data()) + 1;
   };
 
   while (at < end) {
@@ -196,15 +194,15 @@ void check_pickle(const Bytes& b, const Record& program, const std::map<std::str
         if (stack.size() != 1 || !marks.empty()) bad("STOP with " + std::to_string(stack.size()) + " values on the stack");
         return;
       case '}': case ']': case 'N': case '\x88': case '\x89': push(Value::kOther); break;
-      case ')': stack.push_back(Value{Value::kTuple, "", 0, std::make_shared<std::vector<Value>>()}); break;
+      case ')': stack.push_back(Value{Value::kTuple, {}, 0, std::make_shared<std::vector<Value>>()}); break;
       case '(': marks.push_back(stack.size()); break;
-      case 't': stack.push_back(Value{Value::kTuple, "", 0, pop_mark()}); break;
+      case 't': stack.push_back(Value{Value::kTuple, {}, 0, pop_mark()}); break;
       case '\x85': case '\x86': case '\x87': {  // TUPLE1..3
         const size_t n = static_cast<size_t>(op - '\x84');
         need(n);
         auto items = std::make_shared<std::vector<Value>>(stack.end() - static_cast<long>(n), stack.end());
         stack.resize(stack.size() - n);
-        stack.push_back(Value{Value::kTuple, "", 0, items});
+        stack.push_back(Value{Value::kTuple, {}, 0, items});
         break;
       }
       case 'q': case 'r': {  // BINPUT, LONG_BINPUT: the pickler numbers memo entries 0, 1, 2, ...
@@ -220,23 +218,24 @@ void check_pickle(const Bytes& b, const Record& program, const std::map<std::str
         stack.push_back(memo[id]);
         break;
       }
-      case 'J': stack.push_back(Value{Value::kInt, "", static_cast<int32_t>(arg(4)), nullptr}); break;
-      case 'K': stack.push_back(Value{Value::kInt, "", static_cast<int64_t>(arg(1)), nullptr}); break;
-      case 'M': stack.push_back(Value{Value::kInt, "", static_cast<int64_t>(arg(2)), nullptr}); break;
+      case 'J': stack.push_back(Value{Value::kInt, {}, static_cast<int32_t>(arg(4)), nullptr}); break;
+      case 'K': stack.push_back(Value{Value::kInt, {}, static_cast<int64_t>(arg(1)), nullptr}); break;
+      case 'M': stack.push_back(Value{Value::kInt, {}, static_cast<int64_t>(arg(2)), nullptr}); break;
       case '\x8a': {  // LONG1: n little-endian two's-complement bytes
         const uint64_t n = arg(1);
         if (n > 8) bad("integer wider than 64 bits");
         uint64_t v = n ? arg(static_cast<int>(n)) : 0;
         if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t(0) << (8 * n);
-        stack.push_back(Value{Value::kInt, "", static_cast<int64_t>(v), nullptr});
+        stack.push_back(Value{Value::kInt, {}, static_cast<int64_t>(v), nullptr});
         break;
       }
       case 'G': arg(8); push(Value::kOther); break;  // BINFLOAT
       case 'X': stack.push_back(Value{Value::kString, text(arg(4)), 0, nullptr}); break;  // BINUNICODE
       case 'c': {  // GLOBAL module\nname\n
-        std::string global = line();
-        global += "\n" + line();
-        stack.push_back(Value{Value::kGlobal, std::move(global), 0, nullptr});
+        const uint64_t from = at;
+        line();
+        line();
+        stack.push_back(Value{Value::kGlobal, std::string_view(b.data.data() + from, at - 1 - from), 0, nullptr});
         break;
       }
       case 'R': case '\x81': need(2); pop(); pop(); push(Value::kOther); break;  // REDUCE, NEWOBJ
@@ -259,11 +258,12 @@ void check_pickle(const Bytes& b, const Record& program, const std::map<std::str
         const int64_t element = storage_element_size((*t)[1].text);
         if (element == 0) bad("unsupported storage type");
         const int64_t numel = (*t)[4].number;
-        const auto record = records.find(folder + "data/" + (*t)[2].text);
+        const std::string key((*t)[2].text);
+        const auto record = records.find(folder + "data/" + key);
         const uint64_t have = record == records.end() ? 0 : record->second.size;
         // An empty storage reads no record.
         if (numel != 0 && (numel < 0 || have % element != 0 || static_cast<uint64_t>(numel) != have / element))
-          bad("storage '" + (*t)[2].text + "' declares " + std::to_string(numel) +
+          bad("storage '" + key + "' declares " + std::to_string(numel) +
                               " elements but its record holds " + std::to_string(have) + " bytes");
         push(Value::kOther);
         break;
