@@ -101,6 +101,13 @@ TEST(FuzzRegressions, TorchBinStorageLargerThanRecord) {
   expect_error([&] { ft::io::read_torch_bin(path); }, path, "storage '0' declares 600 elements but its record holds 24 bytes");
 }
 
+// libtorch 1.13 sets a pickled tensor's offset, sizes and strides unchecked: this [2, 3] view starts at
+// element 5 of a 6-element storage, and copying it read past the record.
+TEST(FuzzRegressions, TorchBinViewOutsideStorage) {
+  const std::string path = kData + "torch_bin_view_outside_storage.bin";
+  expect_error([&] { ft::io::read_torch_bin(path); }, path, "'classifier.weight' lies outside its storage");
+}
+
 // The checks above accept what torch.save writes: the fuzzer's seed, built by fuzz/make_seeds.py.
 TEST(FuzzRegressions, TorchBinSeedLoads) {
   const ft::io::TensorMap m = ft::io::read_torch_bin(std::string(FT_SOURCE_DIR) + "/fuzz/corpus/torch_bin/two_tensors.bin");

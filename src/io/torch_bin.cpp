@@ -279,20 +279,24 @@ void check_pickle(const Bytes& b, const Record& program, const std::map<std::str
   bad("no STOP opcode");
 }
 
-// The pickle's sizes and strides must address only the tensor's storage.
+// The pickle's sizes and strides (libtorch 1.13 sets them unchecked) must address only the tensor's
+// storage, and the tensor may hold no more elements than the storage: copying it allocates them all.
 bool view_in_storage(const torch::Tensor& t) {
-  uint64_t last = static_cast<uint64_t>(t.storage_offset());  // index of the last element addressed
+  if (t.storage_offset() < 0) return false;
+  const uint64_t storage_bytes = t.storage().nbytes(), element = static_cast<uint64_t>(t.element_size());
+  uint64_t numel = 1, last = static_cast<uint64_t>(t.storage_offset());  // last: the last element addressed
   for (int64_t d = 0; d < t.dim(); ++d) {
-    if (t.size(d) == 0) return true;
-    if (t.stride(d) < 0) return false;
+    const int64_t size = t.size(d), stride = t.stride(d);
     uint64_t span = 0;
-    if (__builtin_mul_overflow(static_cast<uint64_t>(t.size(d) - 1), static_cast<uint64_t>(t.stride(d)), &span) ||
-        __builtin_add_overflow(last, span, &last))
+    if (size < 0 || stride < 0 || __builtin_mul_overflow(numel, static_cast<uint64_t>(size), &numel)) return false;
+    if (size > 0 && (__builtin_mul_overflow(static_cast<uint64_t>(size - 1), static_cast<uint64_t>(stride), &span) ||
+                     __builtin_add_overflow(last, span, &last)))
       return false;
   }
-  uint64_t bytes = 0;
-  return !__builtin_mul_overflow(last + 1, static_cast<uint64_t>(t.element_size()), &bytes) &&
-         bytes <= t.storage().nbytes();
+  uint64_t bytes = 0, addressed = 0, end = 0;
+  return numel == 0 || (!__builtin_mul_overflow(numel, element, &bytes) && bytes <= storage_bytes &&
+                        !__builtin_add_overflow(last, uint64_t{1}, &addressed) &&
+                        !__builtin_mul_overflow(addressed, element, &end) && end <= storage_bytes);
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
