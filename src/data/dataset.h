@@ -50,6 +50,7 @@ struct TextColumn {
 };
 // Throws ft::Error naming the file (and line) for a missing column, a short row or an input without rows.
 TextColumn read_text_column(const std::string& path, const std::string& column = "document");
+// The same for a file's contents already in memory; `path` names it in errors.
 TextColumn parse_text_column(std::string_view contents, const std::string& path, const std::string& column = "document");
 
 }  // namespace ft::data
