@@ -30,15 +30,19 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-nlohmann::json read_json(const std::string& path) {
-  const std::string text = read_file(path);
+nlohmann::json read_json(const std::string& path) { return parse_json(read_file(path), path); }
+
+nlohmann::json parse_json(std::string_view text, const std::string& source) {
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     // Translate the byte offset into a line number, which is what a user can act on.
     const size_t at = std::min<size_t>(e.byte, text.size());
     const long line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(at), '\n');
-    throw Error(path + ":" + std::to_string(line) + ": invalid JSON (" + e.what() + ")");
+    throw Error(source + ":" + std::to_string(line) + ": invalid JSON (" + e.what() + ")");
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error but a value JSON cannot hold here, e.g. a number past a double's range.
+    throw Error(source + ": invalid JSON (" + e.what() + ")");
   }
 }
 

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ft {
@@ -13,6 +14,8 @@ std::string read_file(const std::string& path);
 
 // Parses a JSON file; errors name the file and the line.
 nlohmann::json read_json(const std::string& path);
+// The same for JSON text already in memory; `source` names it in errors.
+nlohmann::json parse_json(std::string_view text, const std::string& source);
 
 // Writes through `fill` into `path + ".tmp.<pid>"`, checks the stream, then renames over `path`.
 void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& fill);

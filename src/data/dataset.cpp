@@ -305,8 +305,11 @@ std::vector<std::string> read_lines(const std::string& path) {
 }
 
 TextColumn read_text_column(const std::string& path, const std::string& column) {
-  const std::string file = read_file(path);
-  const std::string_view buf = drop_bom(file);
+  return parse_text_column(read_file(path), path, column);
+}
+
+TextColumn parse_text_column(std::string_view contents, const std::string& path, const std::string& column) {
+  const std::string_view buf = drop_bom(contents);
   TextColumn out;
   if (buf.substr(0, buf.find('\n')).find('\t') == std::string_view::npos) {
     for_each_line(buf, [&](std::string_view line, size_t number) {
@@ -338,10 +341,13 @@ TextColumn read_text_column(const std::string& path, const std::string& column) 
 }
 
 Dataset load_dataset(const std::string& path, const DatasetOptions& opts) {
+  return parse_dataset(read_file(path), path, opts);
+}
+
+Dataset parse_dataset(std::string_view contents, const std::string& path, const DatasetOptions& opts) {
   const Format format = resolve_format(path, opts.format);
   RowCollector rows(path, opts);
-  const std::string file = read_file(path);
-  const std::string_view buf = drop_bom(file);
+  const std::string_view buf = drop_bom(contents);
   if (buf.find_first_not_of(" \t\r\n") == std::string_view::npos) throw Error(path + ": the file is empty");
   switch (format) {
     case Format::tsv: parse_tsv(buf, rows); break;

@@ -35,6 +35,8 @@ struct Dataset {
 // TSV fields are split on TAB only and quotes stay as text (pandas quoting=3), as NSMC needs;
 // CSV follows RFC 4180. Blank lines are ignored and a leading UTF-8 BOM is dropped.
 Dataset load_dataset(const std::string& path, const DatasetOptions& opts);
+// The same for a file's contents already in memory; `path` names it (and gives the format for "auto").
+Dataset parse_dataset(std::string_view contents, const std::string& path, const DatasetOptions& opts);
 
 // Lines of a text file without their LF / CRLF ends; a final line without newline is kept.
 std::vector<std::string> read_lines(const std::string& path);
@@ -48,5 +50,7 @@ struct TextColumn {
 };
 // Throws ft::Error naming the file (and line) for a missing column, a short row or an input without rows.
 TextColumn read_text_column(const std::string& path, const std::string& column = "document");
+// The same for a file's contents already in memory; `path` names it in errors.
+TextColumn parse_text_column(std::string_view contents, const std::string& path, const std::string& column = "document");
 
 }  // namespace ft::data

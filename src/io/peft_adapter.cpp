@@ -1,5 +1,7 @@
 #include "io/peft_adapter.h"
 
+#include <limits>
+
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
@@ -24,23 +26,31 @@ std::string adapter_weights(const std::string& dir) {
 model::LoraConfig read_adapter_config(const std::string& dir) {
   const std::string path = join_path(dir, "adapter_config.json");
   if (!file_exists(path)) throw Error(path + ": not found (an adapter directory needs adapter_config.json)");
-  const nlohmann::json j = read_json(path);
+  return adapter_config_from_json(read_json(path), path);
+}
+
+model::LoraConfig adapter_config_from_json(const nlohmann::json& j, const std::string& path) {
   auto fail = [&](const std::string& why) -> void { throw Error(path + ": " + why); };
   if (!j.is_object()) fail("expected a JSON object");
-  if (j.value("peft_type", "") != "LORA") fail("peft_type must be \"LORA\"");
-  if (j.value("fan_in_fan_out", false)) fail("fan_in_fan_out adapters are not supported");
-  if (j.value("bias", "none") != "none") fail("only bias \"none\" is supported");
   model::LoraConfig c;
+  // json::value() and get() throw on a value of the wrong type, and get<int>() of a float out of
+  // int's range is undefined: types and ranges are checked here.
   try {
-    c.r = j.at("r").get<int>();
+    if (j.value("peft_type", "") != "LORA") fail("peft_type must be \"LORA\"");
+    if (j.value("fan_in_fan_out", false)) fail("fan_in_fan_out adapters are not supported");
+    if (j.value("bias", "none") != "none") fail("only bias \"none\" is supported");
+    const nlohmann::json& r = j.at("r");
+    if (!r.is_number_integer() || r.get<int64_t>() <= 0 || r.get<int64_t>() > std::numeric_limits<int>::max())
+      fail("r must be a positive integer");
+    c.r = static_cast<int>(r.get<int64_t>());
     c.alpha = j.at("lora_alpha").get<double>();
     c.dropout = j.value("lora_dropout", 0.0);
+    if (!(c.dropout >= 0 && c.dropout <= 1)) fail("lora_dropout must be in [0, 1]");
     if (!j.at("target_modules").is_array()) fail("target_modules must be a list (regex targets are not supported)");
     c.target_modules = j.at("target_modules").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
     fail(std::string("missing or malformed field (") + e.what() + ")");
   }
-  if (c.r <= 0) fail("r must be positive");
   return c;
 }
 

@@ -83,13 +83,19 @@ std::string shape_str(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-std::ifstream open_input(const std::string& path, uint64_t& size) {
+std::ifstream open_input(const std::string& path) {
   if (dir_exists(path)) fail(path, "is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
-  size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
   return in;
+}
+
+uint64_t stream_size(std::istream& in, const std::string& path) {
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (!in || size < 0) fail(path, "cannot determine the size (not a seekable file?)");
+  in.seekg(0);
+  return static_cast<uint64_t>(size);
 }
 
 void read_exactly(std::istream& in, void* dst, uint64_t n, const std::string& path) {
@@ -158,7 +164,8 @@ void check_tiling(const std::string& path, std::vector<Entry>& entries, uint64_t
     fail(path, std::to_string(data_size - cursor) + " bytes at the end of the data section belong to no tensor");
 }
 
-Header read_header(std::istream& in, uint64_t file_size, const std::string& path) {
+Header read_header(std::istream& in, const std::string& path) {
+  const uint64_t file_size = stream_size(in, path);
   if (file_size < 8) fail(path, "too short for a safetensors file (" + std::to_string(file_size) + " bytes)");
   unsigned char len_bytes[8];
   read_exactly(in, len_bytes, 8, path);
@@ -218,9 +225,12 @@ void put_u64_le(std::ostream& out, uint64_t v) {
 }  // namespace
 
 TensorMap read_safetensors(const std::string& path) {
-  uint64_t size = 0;
-  std::ifstream in = open_input(path, size);
-  const Header h = read_header(in, size, path);
+  std::ifstream in = open_input(path);
+  return read_safetensors(in, path);
+}
+
+TensorMap read_safetensors(std::istream& in, const std::string& path) {
+  const Header h = read_header(in, path);
   TensorMap out;
   for (const Entry& e : h.entries) {
     torch::Tensor t;
@@ -237,9 +247,8 @@ TensorMap read_safetensors(const std::string& path) {
 }
 
 std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
-  uint64_t size = 0;
-  std::ifstream in = open_input(path, size);
-  return read_header(in, size, path).metadata;
+  std::ifstream in = open_input(path);
+  return read_header(in, path).metadata;
 }
 
 void write_safetensors(const std::string& path, const TensorMap& tensors,

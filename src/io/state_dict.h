@@ -3,8 +3,10 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <iosfwd>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace ft::io {
 
@@ -15,6 +17,8 @@ using TensorMap = std::map<std::string, torch::Tensor>;
 // The header is validated as the reference implementation does (the tensors must tile the data
 // section exactly) before anything is allocated, so a hostile header cannot cause a huge allocation.
 TensorMap read_safetensors(const std::string& path);
+// The same from a seekable binary stream (e.g. bytes in memory); `source` names it in errors.
+TensorMap read_safetensors(std::istream& in, const std::string& source);
 
 // The "__metadata__" string map (empty when absent); reads and validates only the header.
 std::map<std::string, std::string> read_safetensors_metadata(const std::string& path);
@@ -28,6 +32,8 @@ void write_safetensors(const std::string& path, const TensorMap& tensors,
 // A state dict written by Python's torch.save (zip format, PyTorch >= 1.6), e.g. pytorch_model.bin
 // or PEFT's adapter_model.bin. Each tensor gets its own contiguous CPU memory.
 TensorMap read_torch_bin(const std::string& path);
+// The same from the file's bytes; `source` names them in errors.
+TensorMap parse_torch_bin(const std::vector<char>& bytes, const std::string& source);
 
 // Dispatches on the extension: ".safetensors" or ".bin".
 TensorMap read_state_dict(const std::string& path);

@@ -15,6 +15,9 @@ const std::set<std::string> kOwnKeys = {
     "layer_norm_eps", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range",
     "classifier_dropout", "num_labels", "id2label", "label2id", "architectures"};
 
+// Far more labels than any classification task has.
+constexpr int64_t kMaxLabels = 100'000;
+
 struct Reader {
   const nlohmann::json& j;
   const std::string& source;
@@ -90,19 +93,24 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
     const auto& m = j["id2label"];
     if (!m.is_object() || m.empty()) r.fail("id2label", "must be a non-empty object {\"0\": name, ...}");
     c.id2label.assign(m.size(), "");
+    std::vector<bool> seen(m.size(), false);  // "1" and "01" name the same id
     for (auto it = m.begin(); it != m.end(); ++it) {
       size_t pos = 0;
       long id = -1;
       try { id = std::stol(it.key(), &pos); } catch (...) { pos = 0; }
-      if (pos != it.key().size() || id < 0 || id >= static_cast<long>(m.size()) || !it.value().is_string())
+      if (pos != it.key().size() || id < 0 || id >= static_cast<long>(m.size()) || seen[static_cast<size_t>(id)] ||
+          !it.value().is_string())
         r.fail("id2label", "must map the ids 0..n-1 to names (bad entry \"" + it.key() + "\")");
       c.id2label[static_cast<size_t>(id)] = it.value().get<std::string>();
+      seen[static_cast<size_t>(id)] = true;
     }
     if (j.contains("num_labels") && j["num_labels"].is_number_integer() &&
         j["num_labels"].get<int64_t>() != c.num_labels())
       r.fail("num_labels", "contradicts id2label (" + std::to_string(c.num_labels()) + " entries)");
   } else if (j.contains("num_labels")) {
     const int64_t n = r.positive_int("num_labels", std::nullopt);
+    // Each label gets a name here and a row in the head: a hostile count must not allocate first.
+    if (n > kMaxLabels) r.fail("num_labels", "is over " + std::to_string(kMaxLabels));
     c.id2label.clear();
     for (int64_t i = 0; i < n; ++i) c.id2label.push_back("LABEL_" + std::to_string(i));
   }

@@ -132,8 +132,9 @@ void read_tokenizer_config(const std::string& file, TokenizerOptions& o) {
     throw Error(file + ": a non-empty never_split list is not supported");
   auto len = j.find("model_max_length");
   if (len != j.end()) {
-    if (!len->is_number()) throw Error(file + ": 'model_max_length' must be a number");
-    // HF writes 1e30 for "no limit".
+    if (!len->is_number() || !(len->get<double>() >= 1))
+      throw Error(file + ": 'model_max_length' must be a positive number");
+    // HF writes 1e30 for "no limit"; clamped before the conversion, which is undefined past int's range.
     o.model_max_length = static_cast<int>(std::min(len->get<double>(), double(std::numeric_limits<int>::max())));
   }
   read_special_tokens(j, file, o);
@@ -184,7 +185,13 @@ std::vector<std::string> read_tokenizer_json(const std::string& file, TokenizerO
     read_optional_bool(normalizer, "strip_accents", file, o.strip_accents);
     read_token(model, "unk_token", file, o.unk);
     o.continuing_prefix = model.value("continuing_subword_prefix", o.continuing_prefix);
-    o.max_input_chars_per_word = model.value("max_input_chars_per_word", o.max_input_chars_per_word);
+    if (const auto max_chars = model.find("max_input_chars_per_word"); max_chars != model.end()) {
+      // get<int>() of a float out of int's range is undefined: only integers that fit.
+      if (!max_chars->is_number_integer() || max_chars->get<int64_t>() < 1 ||
+          max_chars->get<int64_t>() > std::numeric_limits<int>::max())
+        throw Error("model.max_input_chars_per_word must be a positive integer");
+      o.max_input_chars_per_word = static_cast<int>(max_chars->get<int64_t>());
+    }
     for (const auto& added : j.value("added_tokens", json::array()))
       if (added.value("special", false))
         add_unique(o.additional_special_tokens, added.at("content").get<std::string>());
@@ -194,6 +201,7 @@ std::vector<std::string> read_tokenizer_json(const std::string& file, TokenizerO
     std::vector<std::string> vocab(map.size());
     std::vector<bool> seen(map.size(), false);
     for (const auto& [tok, id_json] : map.items()) {
+      if (!id_json.is_number_integer()) throw Error("model.vocab id of '" + tok + "' is not an integer");
       const int64_t id = id_json.get<int64_t>();
       if (id < 0 || id >= static_cast<int64_t>(vocab.size()) || seen[id])
         throw Error("model.vocab ids must be 0.." + std::to_string(vocab.size() - 1) + " without gaps; '" + tok +
