@@ -36,8 +36,9 @@ TEST(EmbeddedModel, FilesAreCompleteAndSmall) {
 }
 
 // The corpus's last 2,000 lines were held out of pretraining; the model must fill in the masked
-// words of the last 1,000 (tests/data/nsmc/heldout_reviews.txt). Guessing from word frequencies alone (the plateau pretraining starts on) gives a loss of
-// about 7.0 and an accuracy of about 0.16; the model after pretraining's first stage 5.4 and 0.23.
+// words of the last 1,000 (tests/data/nsmc/heldout_reviews.txt). Guessing from word frequencies
+// alone (the plateau pretraining starts on) gives a loss of about 7.0 and an accuracy of about
+// 0.16; the model after pretraining's first stage 5.4 and 0.23.
 TEST(EmbeddedModel, PredictsMaskedWordsOfHeldOutReviews) {
   const auto tok = ft::text::Tokenizer::from_dir(kModel);
   const auto lines = ft::data::read_lines(ft::testing::data_path("nsmc/heldout_reviews.txt"));
