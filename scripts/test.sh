@@ -27,6 +27,8 @@ if [ "$sanitize" = 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1
   export LSAN_OPTIONS=suppressions=$root/scripts/sanitize/lsan.supp:print_suppressions=0
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$root/scripts/sanitize/ubsan.supp
+  # The longest training test takes ~20 min in Release on 2 busy cores; ctest's default limit is 25.
+  ctest_args=(--timeout 14400 "${ctest_args[@]}")
 else
   build=build
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
