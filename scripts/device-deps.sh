@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .device/ (git-ignored) for a run of bench/gpu.sh on the GPU machine, which reaches no
 # package registry: Debian's packages that the build needs beyond PyTorch, CUDA and CMake
-# (nlohmann-json, CLI11, utf8proc, GoogleTest), unpacked with dpkg -x into .device/prefix, plus the
+# (nlohmann-json, CLI11, utf8proc, GoogleTest, zlib headers), unpacked with dpkg -x into .device/prefix, plus the
 # files the benchmark reads: the klue/roberta-base shape (config + vocab, no weights) and the two
 # NSMC files. Run it here, then pass carry: [".device"] to the device call. About 25 MB.
 set -euo pipefail
@@ -10,7 +10,7 @@ nsmc=${NSMC_DIR:-../shared/nsmc}
 klue=${KLUE_DIR:-../shared/klue/roberta-base}
 rm -rf .device
 mkdir -p .device/debs .device/prefix .device/nsmc
-(cd .device/debs && apt-get download nlohmann-json3-dev libcli11-dev libutf8proc-dev libutf8proc2 libgtest-dev >/dev/null)
+(cd .device/debs && apt-get download nlohmann-json3-dev libcli11-dev libutf8proc-dev libutf8proc2 libgtest-dev zlib1g-dev >/dev/null)
 for deb in .device/debs/*.deb; do dpkg -x "$deb" .device/prefix; done
 rm -rf .device/debs
 cp "$nsmc/ratings_train.txt" "$nsmc/ratings_test.txt" .device/nsmc/

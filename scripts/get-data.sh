@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Puts the official NSMC splits into data/nsmc/ and checks their sha256.
-#   scripts/get-data.sh            download from the dataset's GitHub repository (e9t/nsmc)
+#   scripts/get-data.sh            copy from ../shared/nsmc beside the clone when present, else download
+#                                  from the dataset's GitHub repository (e9t/nsmc)
 #   scripts/get-data.sh DIR        copy from a local directory (also: NSMC_DIR=DIR scripts/get-data.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=data/nsmc
 src=${1:-${NSMC_DIR:-}}
+if [ -z "$src" ] && [ -d ../shared/nsmc ]; then src=../shared/nsmc; fi
 declare -A sha=(
   [ratings_train.txt]=e03b7d14e9e41be8d464a28057cd25d7396c53e67aa7fd5f7e552c59b0ee2940
   [ratings_test.txt]=8ac9f64052f11dbf6ae0acb5e038f03d90a76f0eda7820cfb3a92d02edfcebda

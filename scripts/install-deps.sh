@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-openmp   # without openblas, libtorch falls back to reference BLAS (~50x slower)
   nlohmann-json3-dev libcli11-dev libutf8proc-dev
-  libgtest-dev
+  libgtest-dev zlib1g-dev             # zlib: the tests read a gzipped golden
   gnuplot-nox
   python3
 )

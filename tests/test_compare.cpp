@@ -18,14 +18,15 @@ extern char** environ;
 namespace {
 
 using ft::testing::TempDir;
-using ft::testing::shared_path;
+using ft::testing::data_path;
+using ft::testing::nsmc_path;
 
 // A 2-layer, hidden-32 RoBERTa over klue's vocabulary (random init).
 std::string tiny_klue_model(const TempDir& dir) {
   const std::string m = dir / "model";
   ft::make_dirs(m);
   for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
-    std::filesystem::copy_file(shared_path(std::string("klue/roberta-base/") + f), m + "/" + f);
+    std::filesystem::copy_file(data_path(std::string("klue/roberta-base/") + f), m + "/" + f);
   ft::write_json_atomic(m + "/config.json",
                         {{"model_type", "roberta"}, {"vocab_size", 32000}, {"hidden_size", 32}, {"num_hidden_layers", 2},
                          {"num_attention_heads", 2}, {"intermediate_size", 64}, {"max_position_embeddings", 130},
@@ -34,8 +35,8 @@ std::string tiny_klue_model(const TempDir& dir) {
 }
 
 std::string compare_args(const std::string& model, const std::string& out, int train_samples, int epochs) {
-  return " compare --model " + model + " --random-init --train-file " + shared_path("nsmc/ratings_train.txt") +
-         " --eval-file " + shared_path("nsmc/ratings_test.txt") + " --max-train-samples " + std::to_string(train_samples) +
+  return " compare --model " + model + " --random-init --train-file " + nsmc_path("ratings_train.txt") +
+         " --eval-file " + nsmc_path("ratings_test.txt") + " --max-train-samples " + std::to_string(train_samples) +
          " --max-eval-samples 300 --num-train-epochs " + std::to_string(epochs) + " --threads 1 --output-dir " + out;
 }
 
@@ -45,8 +46,6 @@ uint32_t be32(const std::string& s, size_t at) {
 }
 
 TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
-  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
-  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
   TempDir dir("compare");
   const std::string model = tiny_klue_model(dir), out = dir / "study";
   const std::string cmd = std::string(FT_BINARY) + compare_args(model, out, 320, 2) + " > " + (dir / "stdout.txt") + " 2>&1";
@@ -93,8 +92,6 @@ TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
 }
 
 TEST(Compare, CtrlCKeepsFinishedArmsLeavesNoPartialFilesAndResumes) {
-  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
-  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
   TempDir dir("compare_int");
   const std::string model = tiny_klue_model(dir), out = dir / "study";
   const std::string args = compare_args(model, out, 3000, 3);
@@ -138,16 +135,14 @@ TEST(Compare, CtrlCKeepsFinishedArmsLeavesNoPartialFilesAndResumes) {
 namespace {
 
 TEST(Compare, SeveralSeedsAndExtraArmsFromAConfigFile) {
-  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
-  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
   TempDir dir("compare_seeds");
   const std::string model = tiny_klue_model(dir), out = dir / "study";
   ft::write_json_atomic(dir / "experiment.json",
                         {{"output_dir", out},
                          {"seeds", {1, 2}},
                          {"common", {{"model_name_or_path", model}, {"random_init", true},
-                                     {"train_file", shared_path("nsmc/ratings_train.txt")},
-                                     {"eval_file", shared_path("nsmc/ratings_test.txt")}, {"max_train_samples", 160},
+                                     {"train_file", nsmc_path("ratings_train.txt")},
+                                     {"eval_file", nsmc_path("ratings_test.txt")}, {"max_train_samples", 160},
                                      {"max_eval_samples", 100}, {"num_train_epochs", 1}, {"threads", 1}}},
                          {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", 1e-3}},
                                    {{"arm", "lora-r2"}, {"method", "lora"}, {"lora_r", 2}, {"learning_rate", 1e-2}},
@@ -177,15 +172,13 @@ namespace {
 // An arm stopped after its first epoch (its checkpoint-5 kept, nothing after it) continues from
 // that checkpoint on the next compare, and ends exactly as the uninterrupted arm did.
 TEST(Compare, InterruptedArmContinuesFromItsCheckpoint) {
-  FT_REQUIRE_SHARED("nsmc/ratings_train.txt");
-  FT_REQUIRE_SHARED("klue/roberta-base/vocab.txt");
   TempDir dir("compare_ckpt");
   const std::string model = tiny_klue_model(dir), out = dir / "study";
   ft::write_json_atomic(dir / "experiment.json",
                         {{"output_dir", out},
                          {"common", {{"model_name_or_path", model}, {"random_init", true},
-                                     {"train_file", shared_path("nsmc/ratings_train.txt")},
-                                     {"eval_file", shared_path("nsmc/ratings_test.txt")}, {"max_train_samples", 160},
+                                     {"train_file", nsmc_path("ratings_train.txt")},
+                                     {"eval_file", nsmc_path("ratings_test.txt")}, {"max_train_samples", 160},
                                      {"max_eval_samples", 100}, {"num_train_epochs", 2}, {"threads", 1},
                                      {"save_total_limit", 0}}},
                          {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", 1e-3}},

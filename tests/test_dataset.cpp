@@ -12,6 +12,7 @@
 #include "core/random.h"
 #include "text/unicode.h"
 #include "data/dataset.h"
+#include "test_util.h"
 
 namespace {
 
@@ -366,17 +367,12 @@ TEST_F(Dataset, TextColumnFromPlainLinesOrTsv) {
   EXPECT_NE(error_of(write("e.txt", ""), "document").find("e.txt: empty input"), std::string::npos);
 }
 
-// The real NSMC splits, when the shared data folder is present.
-std::string nsmc_file(const std::string& name) { return std::string(FT_SHARED_DIR) + "/nsmc/" + name; }
-
-#define REQUIRE_NSMC(name)                                                                   \
-  if (!ft::file_exists(nsmc_file(name))) GTEST_SKIP() << nsmc_file(name) << " is absent: the " \
-                                                         "NSMC checks need the shared data folder"
+// The real NSMC splits.
+using ft::testing::nsmc_path;
 
 TEST_F(Dataset, NsmcTrainLoadsFast) {
-  REQUIRE_NSMC("ratings_train.txt");
   const auto start = std::chrono::steady_clock::now();
-  const auto ds = load_dataset(nsmc_file("ratings_train.txt"), {});
+  const auto ds = load_dataset(nsmc_path("ratings_train.txt"), {});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(ds.examples.size(), 150000u);
   EXPECT_EQ(ds.skipped_rows, 0);
@@ -387,8 +383,7 @@ TEST_F(Dataset, NsmcTrainLoadsFast) {
 }
 
 TEST_F(Dataset, NsmcTestSplit) {
-  REQUIRE_NSMC("ratings_test.txt");
-  const auto ds = load_dataset(nsmc_file("ratings_test.txt"), {});
+  const auto ds = load_dataset(nsmc_path("ratings_test.txt"), {});
   ASSERT_EQ(ds.examples.size(), 50000u);
   EXPECT_EQ(std::count_if(ds.examples.begin(), ds.examples.end(), [](const auto& e) { return e.text.empty(); }), 3);
   const auto positives = std::count_if(ds.examples.begin(), ds.examples.end(), [](const auto& e) { return e.label == 1; });

@@ -1,4 +1,4 @@
-// LoRA against PEFT's own outputs (../shared/goldens/hf-tiny/lora), plus the invariants PEFT's
+// LoRA against PEFT's own outputs (tests/data/hf-tiny/lora), plus the invariants PEFT's
 // tests check: a fresh adapter changes nothing, merge keeps the logits, save → load is exact.
 #include <gtest/gtest.h>
 
@@ -13,19 +13,16 @@
 namespace {
 
 using ft::testing::all_close;
-using ft::testing::shared_path;
-
-constexpr const char* kTiny = "goldens/hf-tiny";
-constexpr const char* kPeft = "goldens/hf-tiny/lora/peft_adapter";
+using ft::testing::data_path;
 
 ft::model::Transformer tiny_model() {
-  auto m = ft::io::load_model(shared_path(kTiny), ft::model::Head::SequenceClassification);
+  auto m = ft::io::load_model(data_path("hf-tiny"), ft::model::Head::SequenceClassification);
   m->eval();
   return m;
 }
 
 struct Inputs {
-  ft::io::TensorMap t = ft::io::read_safetensors(shared_path(kTiny) + "/inputs.safetensors");
+  ft::io::TensorMap t = ft::io::read_safetensors(data_path("hf-tiny/inputs.safetensors"));
   torch::Tensor logits(ft::model::TransformerImpl& m, std::vector<torch::Tensor>* hidden = nullptr) {
     return m.forward(t.at("input_ids"), t.at("attention_mask"), {}, hidden);
   }
@@ -34,16 +31,15 @@ struct Inputs {
 
 // The PEFT-written safetensors adapter beside PEFT's own adapter_config.json.
 std::string safetensors_adapter_dir(const ft::testing::TempDir& dir) {
-  std::filesystem::copy_file(shared_path(kPeft) + "/adapter_config.json", dir / "adapter_config.json");
-  std::filesystem::copy_file(shared_path("goldens/hf-tiny/lora/adapter_model.safetensors"), dir / "adapter_model.safetensors");
+  std::filesystem::copy_file(data_path("hf-tiny/lora/peft_adapter/adapter_config.json"), dir / "adapter_config.json");
+  std::filesystem::copy_file(data_path("hf-tiny/lora/adapter_model.safetensors"), dir / "adapter_model.safetensors");
   return dir.path;
 }
 
 TEST(LoraParity, PeftBinAdapterGivesPeftOutputs) {
-  FT_REQUIRE_SHARED(kPeft);
   auto m = tiny_model();
-  ft::io::load_adapter(shared_path(kPeft), *m);
-  const auto golden = ft::io::read_safetensors(shared_path("goldens/hf-tiny/lora/outputs.safetensors"));
+  ft::io::load_adapter(data_path("hf-tiny/lora/peft_adapter"), *m);
+  const auto golden = ft::io::read_safetensors(data_path("hf-tiny/lora/outputs.safetensors"));
   Inputs in;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> hidden;
@@ -55,11 +51,10 @@ TEST(LoraParity, PeftBinAdapterGivesPeftOutputs) {
 }
 
 TEST(LoraParity, AdapterGradientsMatchPeft) {
-  FT_REQUIRE_SHARED(kPeft);
   ft::testing::TempDir dir("lora_st");
   auto m = tiny_model();
   ft::io::load_adapter(safetensors_adapter_dir(dir), *m);
-  const auto grads = ft::io::read_safetensors(shared_path("goldens/hf-tiny/lora/grads.safetensors"));
+  const auto grads = ft::io::read_safetensors(data_path("hf-tiny/lora/grads.safetensors"));
   Inputs in;
   in.loss(in.logits(*m)).backward();
   size_t trained = 0;
@@ -78,21 +73,20 @@ TEST(LoraParity, AdapterGradientsMatchPeft) {
 }
 
 TEST(LoraParity, SavedAdapterHasPeftKeysAndReloadsExactly) {
-  FT_REQUIRE_SHARED(kPeft);
   auto m = tiny_model();
-  ft::io::load_adapter(shared_path(kPeft), *m);
+  ft::io::load_adapter(data_path("hf-tiny/lora/peft_adapter"), *m);
   ft::testing::TempDir dir("lora_save");
-  ft::io::save_adapter(dir.path, *m, ft::io::read_adapter_config(shared_path(kPeft)), "hf-tiny");
+  ft::io::save_adapter(dir.path, *m, ft::io::read_adapter_config(data_path("hf-tiny/lora/peft_adapter")), "hf-tiny");
   // Same keys and bytes as what current PEFT writes.
   const auto ours = ft::io::read_safetensors(dir / "adapter_model.safetensors");
-  const auto peft = ft::io::read_safetensors(shared_path("goldens/hf-tiny/lora/adapter_model.safetensors"));
+  const auto peft = ft::io::read_safetensors(data_path("hf-tiny/lora/adapter_model.safetensors"));
   ASSERT_EQ(ours.size(), peft.size());
   for (const auto& [k, v] : peft) {
     ASSERT_TRUE(ours.count(k)) << k;
     EXPECT_TRUE(torch::equal(ours.at(k), v)) << k;
   }
   const auto cfg = ft::read_json(dir / "adapter_config.json");
-  const auto peft_cfg = ft::read_json(shared_path(kPeft) + "/adapter_config.json");
+  const auto peft_cfg = ft::read_json(data_path("hf-tiny/lora/peft_adapter/adapter_config.json"));
   for (const char* key : {"peft_type", "r", "lora_alpha", "lora_dropout", "target_modules", "task_type", "bias"})
     EXPECT_EQ(cfg[key], peft_cfg[key]) << key;
 
@@ -104,9 +98,8 @@ TEST(LoraParity, SavedAdapterHasPeftKeysAndReloadsExactly) {
 }
 
 TEST(LoraParity, MergedModelKeepsLogits) {
-  FT_REQUIRE_SHARED(kPeft);
   auto m = tiny_model();
-  ft::io::load_adapter(shared_path(kPeft), *m);
+  ft::io::load_adapter(data_path("hf-tiny/lora/peft_adapter"), *m);
   Inputs in;
   torch::NoGradGuard no_grad;
   const torch::Tensor before = in.logits(*m);
@@ -122,7 +115,6 @@ TEST(LoraParity, MergedModelKeepsLogits) {
 }
 
 TEST(Lora, FreshAdapterChangesNothingAndFreezesTheBackbone) {
-  FT_REQUIRE_SHARED(kTiny);
   auto m = tiny_model();
   Inputs in;
   torch::Tensor before;
@@ -142,7 +134,6 @@ TEST(Lora, FreshAdapterChangesNothingAndFreezesTheBackbone) {
 }
 
 TEST(Lora, TargetSuffixMatchingFollowsPeft) {
-  FT_REQUIRE_SHARED(kTiny);
   auto m = tiny_model();
   ft::model::LoraConfig cfg;
   cfg.target_modules = {"output.dense"};  // PEFT's suffix match takes attention.output.dense too
@@ -193,10 +184,9 @@ TEST(Lora, LinearGradientsMatchFiniteDifferences) {
 }
 
 TEST(LoraLoad, MismatchedAdapterIsRejectedNamingTheTensor) {
-  FT_REQUIRE_SHARED(kPeft);
   ft::testing::TempDir dir("lora_bad");
-  std::filesystem::copy_file(shared_path(kPeft) + "/adapter_config.json", dir / "adapter_config.json");
-  auto tensors = ft::io::read_safetensors(shared_path("goldens/hf-tiny/lora/adapter_model.safetensors"));
+  std::filesystem::copy_file(data_path("hf-tiny/lora/peft_adapter/adapter_config.json"), dir / "adapter_config.json");
+  auto tensors = ft::io::read_safetensors(data_path("hf-tiny/lora/adapter_model.safetensors"));
   tensors.erase("base_model.model.roberta.encoder.layer.1.attention.self.value.lora_B.weight");
   tensors["base_model.model.roberta.encoder.layer.0.attention.self.query.lora_A.weight"] = torch::zeros({4, 64});
   ft::io::write_safetensors(dir / "adapter_model.safetensors", tensors);

@@ -90,11 +90,10 @@ std::vector<std::string> names(ft::model::TransformerImpl& m) {
 bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
 TEST(ModelStructure, BertClassifierHasHFNamesAndCount) {
-  FT_REQUIRE_SHARED("klue/bert-base/config.json");
   // klue/bert-base's shape with 3 labels: embeddings 32000·768 + 512·768 + 2·768 + LayerNorm 2·768,
   // 12 layers of 7,087,872, pooler 768·768 + 768, classifier 3·768 + 3.
   const int64_t expected = (32000 + 512 + 2 + 2) * 768 + 12 * 7087872 + (768 * 768 + 768) + (3 * 768 + 3);
-  ft::model::Transformer m(ModelConfig::load(ft::testing::shared_path("klue/bert-base")),
+  ft::model::Transformer m(ModelConfig::load(ft::testing::data_path("klue/bert-base")),
                            ft::model::Head::SequenceClassification);
   EXPECT_EQ(ft::model::count_parameters(*m).base, expected);
   const auto n = names(*m);

@@ -1,4 +1,4 @@
-// The encoder against Hugging Face transformers' own outputs (../shared/goldens/hf-tiny): logits,
+// The encoder against Hugging Face transformers' own outputs (tests/data/hf-tiny): logits,
 // loss, hidden states, every gradient, and one AdamW step.
 #include <gtest/gtest.h>
 
@@ -10,19 +10,17 @@
 namespace {
 
 using ft::testing::all_close;
-using ft::testing::shared_path;
-
-constexpr const char* kTiny = "goldens/hf-tiny";
+using ft::testing::data_path;
 
 struct Tiny {
   ft::model::Transformer model{nullptr};
   ft::io::TensorMap inputs, outputs;
 
   Tiny() {
-    model = ft::io::load_model(shared_path(kTiny), ft::model::Head::SequenceClassification);
+    model = ft::io::load_model(data_path("hf-tiny"), ft::model::Head::SequenceClassification);
     model->eval();
-    inputs = ft::io::read_safetensors(shared_path(kTiny) + "/inputs.safetensors");
-    outputs = ft::io::read_safetensors(shared_path(kTiny) + "/outputs.safetensors");
+    inputs = ft::io::read_safetensors(data_path("hf-tiny/inputs.safetensors"));
+    outputs = ft::io::read_safetensors(data_path("hf-tiny/outputs.safetensors"));
   }
   torch::Tensor forward(std::vector<torch::Tensor>* hidden = nullptr) {
     return model->forward(inputs.at("input_ids"), inputs.at("attention_mask"), {}, hidden);
@@ -31,14 +29,12 @@ struct Tiny {
 };
 
 TEST(ModelParity, PositionIdsMatchHF) {
-  FT_REQUIRE_SHARED(kTiny);
   Tiny t;
   EXPECT_TRUE(torch::equal(ft::model::position_ids(t.inputs.at("input_ids"), t.model->config()),
                            t.inputs.at("position_ids")));
 }
 
 TEST(ModelParity, LogitsLossAndHiddenStatesMatchHF) {
-  FT_REQUIRE_SHARED(kTiny);
   Tiny t;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> hidden;
@@ -51,7 +47,6 @@ TEST(ModelParity, LogitsLossAndHiddenStatesMatchHF) {
 }
 
 TEST(ModelParity, FirstTokenOnlyLastLayerGivesTheSameLogits) {
-  FT_REQUIRE_SHARED(kTiny);
   Tiny t;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> hidden;  // asking for hidden states runs the last layer in full
@@ -61,9 +56,8 @@ TEST(ModelParity, FirstTokenOnlyLastLayerGivesTheSameLogits) {
 
 // Runs the trimmed last layer (no hidden states asked for) against HF's gradients.
 TEST(ModelParity, EveryGradientMatchesHF) {
-  FT_REQUIRE_SHARED(kTiny);
   Tiny t;
-  const auto grads = ft::io::read_safetensors(shared_path(kTiny) + "/grads.safetensors");
+  const auto grads = ft::io::read_safetensors(data_path("hf-tiny/grads.safetensors"));
   t.loss(t.forward()).backward();
   size_t compared = 0;
   for (const auto& item : t.model->named_parameters()) {
@@ -80,12 +74,11 @@ TEST(ModelParity, EveryGradientMatchesHF) {
 }
 
 TEST(ModelParity, OneAdamWStepMatchesTorch) {
-  FT_REQUIRE_SHARED(kTiny);
   Tiny t;
-  const auto after = ft::io::read_safetensors(shared_path(kTiny) + "/params_after_adamw_step.safetensors");
+  const auto after = ft::io::read_safetensors(data_path("hf-tiny/params_after_adamw_step.safetensors"));
   // The golden step starts from the golden gradients: a first Adam step is ~lr·g/(|g|+eps), so
   // near-zero gradients would amplify fp32 noise of our own backward pass into the comparison.
-  const auto grads = ft::io::read_safetensors(shared_path(kTiny) + "/grads.safetensors");
+  const auto grads = ft::io::read_safetensors(data_path("hf-tiny/grads.safetensors"));
   torch::optim::AdamW opt(t.model->parameters(),
                           torch::optim::AdamWOptions(1e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
   for (auto& item : t.model->named_parameters()) item.value().mutable_grad() = grads.at(item.key()).clone();
@@ -95,7 +88,6 @@ TEST(ModelParity, OneAdamWStepMatchesTorch) {
 }
 
 TEST(ModelParity, SaveLoadGivesBitwiseIdenticalLogits) {
-  FT_REQUIRE_SHARED(kTiny);
   Tiny t;
   ft::testing::TempDir dir("roundtrip");
   ft::io::save_model(dir.path, *t.model);
@@ -110,13 +102,12 @@ TEST(ModelParity, SaveLoadGivesBitwiseIdenticalLogits) {
 
 // Error paths of load_state_dict, built from the golden state dict with pieces removed or altered.
 TEST(ModelLoad, ReportsEveryMissingUnexpectedAndMismatchedKeyAtOnce) {
-  FT_REQUIRE_SHARED(kTiny);
-  auto sd = ft::io::read_safetensors(shared_path(kTiny) + "/model.safetensors");
+  auto sd = ft::io::read_safetensors(data_path("hf-tiny/model.safetensors"));
   sd.erase("roberta.encoder.layer.0.attention.self.query.weight");
   sd.erase("roberta.encoder.layer.1.output.LayerNorm.bias");
   sd["roberta.encoder.layer.2.output.dense.weight"] = torch::zeros({64, 128});
   sd["roberta.embeddings.word_embeddings.weight"] = torch::zeros({999, 64});
-  ft::model::Transformer m(ft::model::ModelConfig::load(shared_path(kTiny)), ft::model::Head::SequenceClassification);
+  ft::model::Transformer m(ft::model::ModelConfig::load(data_path("hf-tiny")), ft::model::Head::SequenceClassification);
   try {
     ft::io::load_state_dict(*m, sd, "ckpt");
     FAIL() << "expected an error";
@@ -129,13 +120,12 @@ TEST(ModelLoad, ReportsEveryMissingUnexpectedAndMismatchedKeyAtOnce) {
 }
 
 TEST(ModelLoad, MissingHeadIsInitialisedAndBufferIgnored) {
-  FT_REQUIRE_SHARED(kTiny);
-  auto sd = ft::io::read_safetensors(shared_path(kTiny) + "/model.safetensors");
+  auto sd = ft::io::read_safetensors(data_path("hf-tiny/model.safetensors"));
   ASSERT_TRUE(sd.count("roberta.embeddings.position_ids"));
   for (const char* k : {"classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"})
     sd.erase(k);
   torch::manual_seed(0);
-  ft::model::Transformer m(ft::model::ModelConfig::load(shared_path(kTiny)), ft::model::Head::SequenceClassification);
+  ft::model::Transformer m(ft::model::ModelConfig::load(data_path("hf-tiny")), ft::model::Head::SequenceClassification);
   const auto report = ft::io::load_state_dict(*m, sd, "ckpt");
   EXPECT_EQ(report.initialized.size(), 4u);
   const auto params = m->named_parameters();
@@ -145,13 +135,12 @@ TEST(ModelLoad, MissingHeadIsInitialisedAndBufferIgnored) {
 }
 
 TEST(ModelLoad, BareEncoderCheckpointGetsPrefixAndOtherHeadsAreIgnored) {
-  FT_REQUIRE_SHARED(kTiny);
-  const auto full = ft::io::read_safetensors(shared_path(kTiny) + "/model.safetensors");
+  const auto full = ft::io::read_safetensors(data_path("hf-tiny/model.safetensors"));
   ft::io::TensorMap bare;
   for (const auto& [k, v] : full)
     if (k.rfind("roberta.", 0) == 0) bare[k.substr(8)] = v;
   bare["lm_head.dense.weight"] = torch::zeros({64, 64});
-  ft::model::Transformer m(ft::model::ModelConfig::load(shared_path(kTiny)), ft::model::Head::SequenceClassification);
+  ft::model::Transformer m(ft::model::ModelConfig::load(data_path("hf-tiny")), ft::model::Head::SequenceClassification);
   const auto report = ft::io::load_state_dict(*m, bare, "bare");
   EXPECT_EQ(report.ignored, std::vector<std::string>{"lm_head.dense.weight"});
   EXPECT_TRUE(torch::equal(m->named_parameters()["roberta.encoder.layer.1.output.dense.weight"],

@@ -14,10 +14,7 @@ namespace {
 namespace fs = std::filesystem;
 using ft::io::TensorMap;
 
-const std::string kGoldens = std::string(FT_SHARED_DIR) + "/goldens/hf-tiny";
-
-#define REQUIRE_GOLDENS() \
-  if (!ft::dir_exists(kGoldens)) GTEST_SKIP() << "shared goldens not found at " << kGoldens
+using ft::testing::data_path;
 
 // A fresh directory per test, removed afterwards.
 struct TempDir : ft::testing::TempDir {
@@ -70,8 +67,7 @@ void expect_bad_safetensors(const std::string& path, const std::vector<std::stri
 }
 
 TEST(Safetensors, ReadsGoldenModel) {
-  REQUIRE_GOLDENS();
-  const TensorMap m = ft::io::read_safetensors(kGoldens + "/model.safetensors");
+  const TensorMap m = ft::io::read_safetensors(data_path("hf-tiny/model.safetensors"));
   EXPECT_EQ(m.size(), 42u);
   const torch::Tensor& emb = m.at("roberta.embeddings.word_embeddings.weight");
   EXPECT_EQ(emb.scalar_type(), torch::kFloat);
@@ -134,11 +130,10 @@ TEST(Safetensors, WriterAlignsHeaderAndData) {
 }
 
 TEST(Safetensors, GoldensSurviveRewrite) {
-  REQUIRE_GOLDENS();
   TempDir dir;
   for (const char* name : {"model.safetensors", "inputs.safetensors", "outputs.safetensors", "grads.safetensors",
                            "lora/adapter_model.safetensors"}) {
-    const std::string src = kGoldens + "/" + name;
+    const std::string src = data_path(std::string("hf-tiny/") + name);
     const std::string copy = dir.file("copy.safetensors");
     const TensorMap original = ft::io::read_safetensors(src);
     ft::io::write_safetensors(copy, original, ft::io::read_safetensors_metadata(src));
@@ -148,14 +143,13 @@ TEST(Safetensors, GoldensSurviveRewrite) {
 }
 
 TEST(StateDict, TorchBinMatchesSafetensors) {
-  REQUIRE_GOLDENS();
-  const TensorMap bin = ft::io::read_torch_bin(kGoldens + "/lora/peft_adapter/adapter_model.bin");
-  const TensorMap st = ft::io::read_safetensors(kGoldens + "/lora/adapter_model.safetensors");
+  const TensorMap bin = ft::io::read_torch_bin(data_path("hf-tiny/lora/peft_adapter/adapter_model.bin"));
+  const TensorMap st = ft::io::read_safetensors(data_path("hf-tiny/lora/adapter_model.safetensors"));
   EXPECT_EQ(bin.size(), 12u);
   expect_same(bin, st);
   for (const auto& [name, t] : bin) EXPECT_TRUE(t.is_contiguous()) << name;
-  expect_same(ft::io::read_state_dict(kGoldens + "/lora/peft_adapter/adapter_model.bin"), st);
-  expect_same(ft::io::read_state_dict(kGoldens + "/lora/adapter_model.safetensors"), st);
+  expect_same(ft::io::read_state_dict(data_path("hf-tiny/lora/peft_adapter/adapter_model.bin")), st);
+  expect_same(ft::io::read_state_dict(data_path("hf-tiny/lora/adapter_model.safetensors")), st);
 }
 
 TEST(StateDict, RejectsBadFiles) {
@@ -170,9 +164,8 @@ TEST(StateDict, RejectsBadFiles) {
 }
 
 TEST(StateDict, RejectsTruncatedZip) {
-  REQUIRE_GOLDENS();
   TempDir dir;
-  const std::string bytes = ft::read_file(kGoldens + "/lora/peft_adapter/adapter_model.bin");
+  const std::string bytes = ft::read_file(data_path("hf-tiny/lora/peft_adapter/adapter_model.bin"));
   const std::string path = dir.file("half.bin");
   ft::write_file_atomic(path, bytes.substr(0, bytes.size() / 2));
   expect_error([&] { ft::io::read_torch_bin(path); }, {path});
@@ -189,9 +182,8 @@ TEST(Safetensors, RejectsMissingAndTruncatedFiles) {
 }
 
 TEST(Safetensors, RejectsTruncatedGolden) {
-  REQUIRE_GOLDENS();
   TempDir dir;
-  const std::string bytes = ft::read_file(kGoldens + "/model.safetensors");
+  const std::string bytes = ft::read_file(data_path("hf-tiny/model.safetensors"));
   const std::string half = dir.file("half.safetensors");
   ft::write_file_atomic(half, bytes.substr(0, bytes.size() / 2));
   expect_bad_safetensors(half, {"run past the data section"});

@@ -1,19 +1,32 @@
-// Shared helpers for tests: where ../shared is, temp dirs, and tensor comparison with a report.
+// Shared helpers for tests: where fixtures and NSMC are, temp dirs, and tensor comparison with a report.
 #pragma once
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 #include "core/files.h"
 
 namespace ft::testing {
 
-inline std::string shared_dir() { return FT_SHARED_DIR; }
-inline std::string shared_path(const std::string& rel) { return shared_dir() + "/" + rel; }
-inline bool have_shared(const std::string& rel) { return std::filesystem::exists(shared_path(rel)); }
+// A fixture committed under tests/data/ (tests/data/README.md says where each came from). A missing
+// one is a broken checkout: the exception fails the test, naming the path, instead of skipping it.
+inline std::string data_path(const std::string& rel) {
+  const std::string path = std::string(FT_SOURCE_DIR) + "/tests/data/" + rel;
+  if (!std::filesystem::exists(path)) throw std::runtime_error("test fixture missing: " + path);
+  return path;
+}
+
+// An NSMC file in data/nsmc/, which scripts/get-data.sh fills (scripts/test.sh runs it first).
+inline std::string nsmc_path(const std::string& name) {
+  const std::string path = std::string(FT_SOURCE_DIR) + "/data/nsmc/" + name;
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error(path + " is missing: run scripts/get-data.sh (scripts/test.sh does)");
+  return path;
+}
 
 // A fresh directory under /tmp, removed when the object goes out of scope.
 struct TempDir {
@@ -43,8 +56,3 @@ inline ::testing::AssertionResult all_close(const torch::Tensor& a, const torch:
 }
 
 }  // namespace ft::testing
-
-#define FT_REQUIRE_SHARED(rel)                                                                      \
-  do {                                                                                              \
-    if (!ft::testing::have_shared(rel)) GTEST_SKIP() << "needs ../shared/" << rel << " (absent here)"; \
-  } while (0)

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Summarises ctest's JUnit file (ctest --output-junit): lists every test that did not run with its
+reason, then ends with the line 'N passed, N failed'. A skipped test counts as failed unless
+--allow-skips is given. Exits 1 when anything failed.
+
+usage: ctest_summary.py JUNIT.xml [--allow-skips]
+"""
+import sys
+import xml.etree.ElementTree as ET
+
+
+def skip_reason(case):
+    # GoogleTest prints "<file>:<line>: Skipped", the GTEST_SKIP() message, then "[  SKIPPED ] <test>".
+    lines = (case.findtext("system-out") or "").splitlines()
+    for i, line in enumerate(lines):
+        if line.endswith(": Skipped"):
+            message = []
+            for text in lines[i + 1:]:
+                if text.startswith("[  SKIPPED ]"):
+                    break
+                if text.strip():
+                    message.append(text.strip())
+            return " ".join(message) or "(GTEST_SKIP without a message)"
+    skipped = case.find("skipped")
+    return skipped.get("message", "") if skipped is not None else case.get("status", "")
+
+
+def main(argv):
+    allow_skips = "--allow-skips" in argv
+    paths = [a for a in argv if a != "--allow-skips"]
+    if len(paths) != 1:
+        sys.exit(__doc__.strip().splitlines()[-1])
+    passed, failed, skipped = 0, 0, []
+    for case in ET.parse(paths[0]).getroot().iter("testcase"):
+        status = case.get("status")
+        if status == "run":
+            passed += 1
+        elif status == "fail":
+            failed += 1
+        else:  # notrun (skipped) or disabled
+            skipped.append((case.get("name"), skip_reason(case)))
+    if skipped:
+        print(f"\n{len(skipped)} tests did not run:")
+        for name, reason in skipped:
+            print(f"  {name}: {reason}")
+        if not allow_skips:
+            print("They count as failures; pass --allow-skips to accept them.")
+            failed += len(skipped)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
