@@ -35,6 +35,25 @@ BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, c
                                            const std::vector<int64_t>& pred_b, int resamples = 10000,
                                            uint64_t seed = 42, double confidence = 0.95);
 
+// Percentile bootstrap of the mean of per-example values (resampled with replacement), with the
+// same draws and interpolation as paired_bootstrap_accuracy_diff, which is this on the per-example
+// outcomes (+1 only A right, -1 only B right, 0 otherwise). Paired statistics reduce to it: the
+// mean over seeds of those outcomes, or a difference of accuracy drops per example.
+BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples = 10000, uint64_t seed = 42,
+                           double confidence = 0.95);
+
+// Two one-sided tests (TOST) for equivalence at level alpha, by the interval method: the
+// difference is equivalent within ±margin iff its (1 − 2·alpha) interval (90% for alpha 0.05)
+// lies strictly inside (−margin, +margin).
+struct Equivalence {
+  BootstrapCI ci;  // at confidence 1 − 2·alpha
+  double margin = 0;
+  bool equivalent = false;
+};
+bool inside_margin(double lo, double hi, double margin);
+Equivalence tost_equivalence(const std::vector<double>& per_example_diffs, double margin, int resamples = 10000,
+                             uint64_t seed = 42, double alpha = 0.05);
+
 struct MeanStd {
   double mean = 0;
   double std = 0;  // sample standard deviation (n - 1); 0 when n == 1
