@@ -71,6 +71,12 @@ McNemarResult mcnemar_exact(const std::vector<int64_t>& labels, const std::vecto
   return r;
 }
 
+std::vector<double> paired_differences(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
+                                       const std::vector<int64_t>& pred_b) {
+  const auto outcomes = paired_outcomes(labels, pred_a, pred_b);
+  return std::vector<double>(outcomes.begin(), outcomes.end());
+}
+
 BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples, uint64_t seed, double confidence) {
   if (values.empty()) throw Error("bootstrap: no examples");
   if (resamples < 1) throw Error("bootstrap: resamples must be at least 1, got " + std::to_string(resamples));
@@ -104,9 +110,8 @@ BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples, uin
 BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
                                            const std::vector<int64_t>& pred_b, int resamples, uint64_t seed,
                                            double confidence) {
-  const auto outcomes = paired_outcomes(labels, pred_a, pred_b);
-  // Sums of -1/0/+1 are exact in a double, so this is the integer computation it replaced.
-  return bootstrap_mean(std::vector<double>(outcomes.begin(), outcomes.end()), resamples, seed, confidence);
+  // Sums of -1/0/+1 are exact in a double: the same figures as counting in integers.
+  return bootstrap_mean(paired_differences(labels, pred_a, pred_b), resamples, seed, confidence);
 }
 
 bool inside_margin(double lo, double hi, double margin) { return -margin < lo && hi < margin; }
