@@ -93,8 +93,14 @@ RobustnessSpec RobustnessSpec::from_json(const nlohmann::json& j, const std::str
     s.output_dir = j["output_dir"].get<std::string>();
     run.erase("output_dir");
   }
-  if (j.contains("perturbations")) settings["perturbations"] = j["perturbations"], run.erase("perturbations");
-  if (j.contains("perturbation_seed")) settings["seed"] = j["perturbation_seed"], run.erase("perturbation_seed");
+  if (j.contains("perturbations")) {
+    settings["perturbations"] = j["perturbations"];
+    run.erase("perturbations");
+  }
+  if (j.contains("perturbation_seed")) {
+    settings["seed"] = j["perturbation_seed"];
+    run.erase("perturbation_seed");
+  }
   s.settings = RobustnessSettings::from_json(settings, source);
   s.run = train::RunSpec::from_json(run, source);
   return s;

@@ -33,8 +33,8 @@ std::string respace(std::string_view text, double rate, uint64_t seed);
 //     2-beolsik keyboard in the same row and of the same kind (ㄱ → ㄷ or ㅅ; ㅏ → ㅓ or ㅣ);
 //   drop: the final consonant is lost (한 → 하), or, without one, the vowel (하 → ㅎ);
 //   swap: the syllable trades places with the next one when that is Hangul too (국한 → 한국).
-// A syllable whose jamo has no neighbour (ㄲ, ㅘ) is dropped from instead; a swap with no Hangul
-// successor substitutes (or drops) instead.
+// A syllable whose jamo have no neighbour (ㄲ, ㅘ) loses one instead; a swap without a different
+// Hangul successor becomes a substitution.
 std::string jamo_typos(std::string_view text, double rate, uint64_t seed);
 // Each non-space character, with probability `rate`, is deleted or duplicated (even odds).
 std::string char_noise(std::string_view text, double rate, uint64_t seed);
