@@ -24,10 +24,11 @@ void add_robustness_command(CLI::App& app) {
     const nlohmann::json j = merged_config(*config, *overrides);
     const auto spec = experiment::RobustnessSpec::from_json(j, config->empty() ? "command line" : *config);
     const nlohmann::json r = experiment::run_robustness(spec);
+    const double clean = r["results"][0]["accuracy"];
     for (const auto& res : r["results"])
       std::printf("%-20s accuracy %.4f  change %+.2f pp  (%.0f%% of texts changed)\n",
                   res["perturbation"].get<std::string>().c_str(), res["accuracy"].get<double>(),
-                  -100 * res["drop"].get<double>(), 100 * res["changed"].get<double>());
+                  100 * (res["accuracy"].get<double>() - clean), 100 * res["changed"].get<double>());
     std::printf("written to %s (robustness.json, robustness.md)\n", spec.output_dir.c_str());
   });
 }
