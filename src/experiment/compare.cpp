@@ -27,9 +27,10 @@ void on_interrupt(int sig) {
   if (const pid_t child = g_child.load(); child > 0) kill(child, sig);
 }
 
-// Temp files of atomic writes that a killed run may have left (name.tmp.<pid>).
+// Temp files of atomic writes that a killed run may have left (name.tmp.<pid>), at any depth:
+// robustness runs write into subfolders.
 void remove_stale_temp_files(const std::string& dir) {
-  for (const std::string& path : list_dir(dir))
+  for (const std::string& path : files_below(dir))
     if (std::filesystem::path(path).filename().string().find(".tmp.") != std::string::npos) std::remove(path.c_str());
 }
 
@@ -147,13 +148,16 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
     sigaction(SIGTERM, &old_term, nullptr);
   };
 
+  auto label_of = [&](size_t i) {
+    return "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + runs[i].arm +
+           (spec.seeds.size() > 1 ? " seed " + std::to_string(runs[i].seed) : "");
+  };
   std::vector<report::RunInfo> infos;
   std::vector<bool> trained_now(runs.size(), false);
   for (size_t i = 0; i < runs.size(); ++i) {
     const ArmRun& r = runs[i];
     const std::string results = join_path(r.dir, "results.json");
-    const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + r.arm +
-                              (spec.seeds.size() > 1 ? " seed " + std::to_string(r.seed) : "");
+    const std::string label = label_of(i);
     if (file_exists(results) && !spec.overwrite) {
       info(label + ": finished earlier, kept (" + results + "; --overwrite re-runs it)");
     } else {
@@ -180,15 +184,13 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
   for (size_t i = 0; spec.robustness && i < runs.size(); ++i) {
     const ArmRun& r = runs[i];
     const std::string out = join_path(r.dir, "robustness");
-    const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + r.arm +
-                              (spec.seeds.size() > 1 ? " seed " + std::to_string(r.seed) : "");
     if (!trained_now[i] && !spec.overwrite && robustness_up_to_date(out, *spec.robustness)) {
-      info(label + ": robustness finished earlier, kept (" + out + ")");
+      info(label_of(i) + ": robustness finished earlier, kept (" + out + ")");
       continue;
     }
     const std::string cfg = join_path(r.dir, "robustness_config.json");
     write_json_atomic(cfg, robustness_config(r, *spec.robustness, out));
-    info(label + ": robustness → " + out);
+    info(label_of(i) + ": robustness → " + out);
     const int rc = run_child(finetune_binary, {"robustness", "--config", cfg});
     if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
       restore();
