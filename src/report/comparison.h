@@ -72,8 +72,8 @@ std::vector<RunInfo> discover_runs(const std::string& root);
 //            equivalence {lo, hi, confidence (1 − 2·alpha), inside}}]
 //          ({arm, baseline, seed, missing} when a predictions.tsv is absent),
 //   robustness (only when a run has robustness.json): {perturbations: [{perturbation, name, rate,
-//     seed}], runs: [{arm, seed, n, clean_accuracy, results: [{perturbation, accuracy, drop,
-//     changed}]}], pairs: [{arm, baseline, perturbation, seeds, n, drop_arm, drop_baseline,
+//     seed}], runs: [{arm, seed, perturbation_seed, clean_accuracy, results: [{perturbation,
+//     accuracy, drop, changed}]}], pairs: [{arm, baseline, perturbation, seeds, n, drop_arm, drop_baseline,
 //     mcnemar (per seed, on the perturbed set): [{seed, b, c, p_value}], bootstrap {diff =
 //     drop_arm − drop_baseline, lo, hi, ...}}]},
 //   verdicts: [{arm, baseline, claim, holds (true/false/null), evidence}].
