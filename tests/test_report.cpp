@@ -493,19 +493,21 @@ TEST(ReportComparison, RobustnessDropsPairedTestsAndVerdicts) {
   const FakeRun full = full_run(), lora = lora_run();  // clean: full wrong on 0..99, lora on 10..109
   const auto runs = write_runs(tmp, {full, lora});
   // no_spaces: full drops 10 pp (100..199), lora 2 pp (110..129); jamo: the reverse; spacing: both
-  // 0.5 pp, on different examples.
-  write_robustness(runs[0].dir, full.wrong, {{"no_spaces:1", {0, 200}}, {"jamo:0.1", {0, 120}}, {"spacing:0.2", {0, 105}}});
+  // 0.5 pp, on different examples; interjection: neither changes.
+  write_robustness(runs[0].dir, full.wrong,
+                   {{"no_spaces:1", {0, 200}}, {"jamo:0.1", {0, 120}}, {"spacing:0.2", {0, 105}}, {"interjection:1", {0, 100}}});
   write_robustness(runs[1].dir, lora.wrong,
-                   {{"no_spaces:1", {10, 130}}, {"jamo:0.1", {10, 210}}, {"spacing:0.2", {10, 115}}});
+                   {{"no_spaces:1", {10, 130}}, {"jamo:0.1", {10, 210}}, {"spacing:0.2", {10, 115}},
+                    {"interjection:1", {10, 110}}});
   const json c = build_comparison(runs);
   ASSERT_TRUE(c.contains("robustness"));
   const json& r = c["robustness"];
-  ASSERT_EQ(r["perturbations"].size(), 3u);
+  ASSERT_EQ(r["perturbations"].size(), 4u);
   EXPECT_EQ(r["perturbations"][0]["perturbation"], "no_spaces:1");
   ASSERT_EQ(r["runs"].size(), 2u);
   EXPECT_DOUBLE_EQ(r["runs"][0]["clean_accuracy"], 0.9);
   EXPECT_NEAR(r["runs"][0]["results"][0]["drop"].get<double>(), 0.10, 1e-12);
-  ASSERT_EQ(r["pairs"].size(), 3u);
+  ASSERT_EQ(r["pairs"].size(), 4u);
   const json& p = r["pairs"][0];
   EXPECT_NEAR(p["drop_arm"].get<double>(), 0.02, 1e-12);
   EXPECT_NEAR(p["drop_baseline"].get<double>(), 0.10, 1e-12);
@@ -523,9 +525,12 @@ TEST(ReportComparison, RobustnessDropsPairedTestsAndVerdicts) {
   const json same = verdict_of(c, "degrades less under spacing:0.2");
   EXPECT_TRUE(same["holds"].is_null());
   EXPECT_DOUBLE_EQ(r["pairs"][2]["bootstrap"]["diff"], 0.0);
+  // No change at all: an interval of [0, 0] is not below 0 either.
+  EXPECT_EQ(r["pairs"][3]["bootstrap"]["hi"], 0.0);
+  EXPECT_TRUE(verdict_of(c, "degrades less under interjection:1")["holds"].is_null());
 
   const std::string md = render_markdown(c);
-  for (const char* expected : {"## Robustness", "| no_spaces:1 |", "80.00% (-10.00 pp)",
+  for (const char* expected : {"## Robustness", "| no_spaces:1 |", "80.00% (-10.00 pp)", "90.00% (+0.00 pp)",
                                "- lora vs full, degrades less under no_spaces:1: **holds**",
                                "- lora vs full, degrades less under jamo:0.1: **does not hold**",
                                "- lora vs full, degrades less under spacing:0.2: **undecided**"})

@@ -62,7 +62,7 @@ std::string points(double fraction) { return (fraction >= 0 ? "+" : "") + format
 void render_robustness(std::ostringstream& out, const json& c) {
   const json& r = c["robustness"];
   const std::string base = c["baseline"];
-  out << "\n## Robustness\n\nAccuracy on the clean test set and on each perturbed copy (drop from clean in "
+  out << "\n## Robustness\n\nAccuracy on the clean test set and on each perturbed copy (change from clean in "
       << "parentheses, in points). Perturbation seed";
   std::set<int64_t> seeds;
   for (const json& p : r["perturbations"]) seeds.insert(p["seed"].get<int64_t>());
@@ -78,7 +78,9 @@ void render_robustness(std::ostringstream& out, const json& c) {
       std::string cell = kNone;
       for (const json& res : run["results"])
         if (res["perturbation"] == p["perturbation"] && run["perturbation_seed"] == p["seed"])
-          cell = format_percent(100 * res["accuracy"].get<double>(), 2) + " (" + points(-res["drop"].get<double>()) + ")";
+          // accuracy − clean rather than −drop: an unchanged accuracy reads +0.00, not -0.00.
+          cell = format_percent(100 * res["accuracy"].get<double>(), 2) + " (" +
+                 points(res["accuracy"].get<double>() - run["clean_accuracy"].get<double>()) + ")";
       cells.push_back(cell);
     }
     row(out, cells);
