@@ -77,7 +77,7 @@ TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
   EXPECT_NEAR((*lora_arm)["reduction_percent"]["train_runtime_s"].get<double>(), 100.0 * (fs - ls) / fs, 1e-9);
   const double fc = full["checkpoint"]["bytes"], lc = lora["checkpoint"]["bytes"];
   EXPECT_NEAR((*lora_arm)["reduction_percent"]["checkpoint_bytes"].get<double>(), 100.0 * (fc - lc) / fc, 1e-9);
-  EXPECT_EQ(c["verdicts"].size(), 5u);
+  EXPECT_EQ(c["verdicts"].size(), 6u);
 
   const std::string png = ft::read_file(out + "/dashboard.png");
   ASSERT_GT(png.size(), 24u);
@@ -210,6 +210,66 @@ TEST(Compare, InterruptedArmContinuesFromItsCheckpoint) {
   for (size_t i = 0; i + 1 < log.size(); ++i) {  // the last entry holds run times
     if (log[i].contains("loss")) EXPECT_EQ(log[i], log2[i]) << i;
   }
+}
+
+TEST(Compare, RobustnessSectionEvaluatesEveryArmAndResumes) {
+  TempDir dir("compare_robust");
+  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  nlohmann::json config = {
+      {"output_dir", out},
+      {"equivalence_margin", 2.5},
+      {"common", {{"model_name_or_path", model}, {"random_init", true},
+                  {"train_file", nsmc_path("ratings_train.txt")},
+                  {"eval_file", nsmc_path("ratings_test.txt")}, {"max_train_samples", 64},
+                  {"max_eval_samples", 80}, {"num_train_epochs", 1}, {"threads", 1}}},
+      {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", 1e-3}},
+                {{"arm", "lora"}, {"method", "lora"}, {"learning_rate", 1e-2}}}},
+      {"robustness", {{"perturbations", {{{"name", "no_spaces"}, {"rate", 1.0}}, {{"name", "jamo"}, {"rate", 0.2}}}},
+                      {"seed", 7}}}};
+  ft::write_json_atomic(dir / "experiment.json", config);
+  const std::string cmd = std::string(FT_BINARY) + " compare --config " + (dir / "experiment.json") + " > " +
+                          (dir / "log.txt") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ft::read_file(dir / "log.txt");
+  for (const char* arm : {"full", "lora"}) {
+    const auto r = ft::read_json(out + "/" + arm + "/robustness/robustness.json");
+    ASSERT_EQ(r["results"].size(), 3u) << arm;
+    EXPECT_EQ(r["seed"], 7);
+    EXPECT_EQ(r["n"], 80);
+    // The clean set is the arm's own eval set: the same accuracy as training reported.
+    EXPECT_DOUBLE_EQ(r["results"][0]["accuracy"].get<double>(),
+                     ft::read_json(out + "/" + arm + "/results.json")["eval"]["final"]["accuracy"].get<double>());
+  }
+  // Both arms saw the same perturbed texts.
+  EXPECT_EQ(ft::read_file(out + "/full/robustness/data/jamo_0.2.tsv"), ft::read_file(out + "/lora/robustness/data/jamo_0.2.tsv"));
+  const auto c = ft::read_json(out + "/comparison.json");
+  ASSERT_TRUE(c.contains("robustness")) << c.dump(2);
+  EXPECT_EQ(c["robustness"]["pairs"].size(), 2u);
+  int robustness_verdicts = 0;
+  for (const auto& v : c["verdicts"])
+    robustness_verdicts += v["claim"].get<std::string>().rfind("degrades less under ", 0) == 0;
+  EXPECT_EQ(robustness_verdicts, 2);
+  EXPECT_DOUBLE_EQ(c["options"]["equivalence_margin"], 0.025);
+  const std::string log = ft::read_file(dir / "log.txt");
+  EXPECT_NE(log.find("lora vs full: degrades less under no_spaces:1: "), std::string::npos) << log;
+  EXPECT_NE(log.find("lora vs full: accuracy equivalent within ±2.5 pp: "), std::string::npos) << log;
+  EXPECT_NE(ft::read_file(out + "/report.md").find("## Robustness"), std::string::npos);
+
+  // A second run keeps the robustness results; other settings redo them.
+  const auto before = std::filesystem::last_write_time(out + "/full/robustness/robustness.json");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ft::read_file(dir / "log.txt");
+  EXPECT_EQ(std::filesystem::last_write_time(out + "/full/robustness/robustness.json"), before);
+  EXPECT_NE(ft::read_file(dir / "log.txt").find("robustness finished earlier, kept"), std::string::npos);
+  config["robustness"]["perturbations"] = "char_noise:0.1";
+  ft::write_json_atomic(dir / "experiment.json", config);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ft::read_file(dir / "log.txt");
+  EXPECT_EQ(ft::read_json(out + "/full/robustness/robustness.json")["results"][1]["perturbation"], "char_noise:0.1");
+
+  // A bad section fails before any training, naming the config and the field.
+  config["robustness"]["perturbations"] = "typo:0.1";
+  ft::write_json_atomic(dir / "experiment.json", config);
+  EXPECT_NE(std::system(cmd.c_str()), 0);
+  const std::string err = ft::read_file(dir / "log.txt");
+  EXPECT_NE(err.find("experiment.json: robustness perturbations: unknown perturbation 'typo'"), std::string::npos) << err;
 }
 
 }  // namespace

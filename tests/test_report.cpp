@@ -41,9 +41,20 @@ struct FakeRun {
   Wrong wrong{0, 100};
   bool predictions = true;
   bool random_init = false;
+  int64_t id_offset = 0;  // another offset: another set of examples
 };
 
 int64_t label_of(int64_t i) { return i % 2; }
+
+std::string predictions_tsv(const Wrong& w, int64_t id_offset = 0) {
+  std::string tsv = "id\tlabel\tprediction\tprobability\n";
+  for (int64_t i = 0; i < kExamples; ++i) {
+    const bool wrong = i >= w.from && i < w.to;
+    const int64_t pred = wrong ? 1 - label_of(i) : label_of(i);
+    tsv += std::to_string(i + id_offset) + "\t" + std::to_string(label_of(i)) + "\t" + std::to_string(pred) + "\t0.9\n";
+  }
+  return tsv;
+}
 
 void write_run(const std::string& dir, const FakeRun& r) {
   ft::make_dirs(dir);
@@ -75,13 +86,27 @@ void write_run(const std::string& dir, const FakeRun& r) {
   history.push_back({{"train_runtime", r.runtime_s}, {"train_loss", r.train_loss}, {"epoch", 3.0}, {"step", 300}});
   ft::write_json_atomic(ft::join_path(dir, "trainer_state.json"), {{"log_history", history}, {"global_step", 300}});
   if (!r.predictions) return;
-  std::string tsv = "id\tlabel\tprediction\tprobability\n";
-  for (int64_t i = 0; i < kExamples; ++i) {
-    const bool wrong = i >= r.wrong.from && i < r.wrong.to;
-    const int64_t pred = wrong ? 1 - label_of(i) : label_of(i);
-    tsv += std::to_string(i) + "\t" + std::to_string(label_of(i)) + "\t" + std::to_string(pred) + "\t0.9\n";
-  }
-  ft::write_file_atomic(ft::join_path(dir, "predictions.tsv"), tsv);
+  ft::write_file_atomic(ft::join_path(dir, "predictions.tsv"), predictions_tsv(r.wrong, r.id_offset));
+}
+
+// <run_dir>/robustness as `finetune robustness` leaves it: the clean set with the run's own mistakes,
+// and each perturbation ("name:rate") with the mistakes given.
+void write_robustness(const std::string& run_dir, const Wrong& clean,
+                      const std::vector<std::pair<std::string, Wrong>>& perturbed, int64_t seed = 42) {
+  const std::string dir = ft::join_path(run_dir, "robustness");
+  json results = json::array();
+  auto add = [&](const std::string& label, const Wrong& w) {
+    const std::string rel = "eval/" + label.substr(0, label.find(':')) + "/predictions.tsv";
+    ft::make_dirs(ft::join_path(dir, rel.substr(0, rel.rfind('/'))));
+    ft::write_file_atomic(ft::join_path(dir, rel), predictions_tsv(w));
+    const double rate = label == "clean" ? 0.0 : std::stod(label.substr(label.find(':') + 1));
+    results.push_back({{"perturbation", label}, {"name", label.substr(0, label.find(':'))}, {"rate", rate},
+                       {"changed", label == "clean" ? 0.0 : 0.5},
+                       {"accuracy", 1.0 - static_cast<double>(w.to - w.from) / kExamples}, {"predictions", rel}});
+  };
+  add("clean", clean);
+  for (const auto& [label, w] : perturbed) add(label, w);
+  ft::write_json_atomic(ft::join_path(dir, "robustness.json"), {{"seed", seed}, {"results", results}});
 }
 
 // The study's shape: LoRA trains 0.8%, uses less memory, runs faster, has a smaller gap.
@@ -169,6 +194,10 @@ TEST(ReportFormat, HumanReadableNumbers) {
   EXPECT_EQ(format_duration(3720), "1h 02m");
   EXPECT_EQ(ft::report::format_p_value(0.72381), "0.7238");
   EXPECT_EQ(ft::report::format_p_value(9.4317e-25), "9.4e-25");
+  EXPECT_EQ(format_points(0.01), "1.0");
+  EXPECT_EQ(format_points(0.005), "0.5");
+  EXPECT_EQ(format_points(0.0025), "0.25");
+  EXPECT_EQ(format_points(0.02), "2.0");
 }
 
 TEST(ReportComparison, ReductionsAndFiguresMatchHandComputation) {
@@ -313,18 +342,18 @@ TEST(ReportComparison, BaselineChoice) {
   o.baseline_arm = "lora";
   const json c = build_comparison(runs, o);
   EXPECT_EQ(c["baseline"], "lora");
-  EXPECT_EQ(c["verdicts"].size(), 10u) << "five claims for each of two arms";
-  // Baseline full_lr5e-5: the lora arm gets the five claims, the other full arm only the accuracy one.
+  EXPECT_EQ(c["verdicts"].size(), 12u) << "six claims for each of two arms";
+  // Baseline full_lr5e-5: the lora arm gets the six claims, the other full arm only the two on accuracy.
   o.baseline_arm = "full_lr5e-5";
   const json same = build_comparison(runs, o);
-  ASSERT_EQ(same["verdicts"].size(), 6u);
+  ASSERT_EQ(same["verdicts"].size(), 8u);
   int full_vs_full = 0;
   for (const json& v : same["verdicts"])
     if (v["arm"] == "full") {
       ++full_vs_full;
-      EXPECT_EQ(v["claim"], "accuracy equal within noise");
+      EXPECT_EQ(v["claim"].get<std::string>().rfind("accuracy ", 0), 0u) << v["claim"];
     }
-  EXPECT_EQ(full_vs_full, 1);
+  EXPECT_EQ(full_vs_full, 2);
   o.baseline_arm = "nope";
   EXPECT_NE(error_of([&] { build_comparison(runs, o); }).find("'nope'"), std::string::npos);
   const std::vector<RunInfo> lora_only(runs.begin(), runs.begin() + 1);
@@ -400,6 +429,132 @@ TEST(ReportComparison, DiscoverRunsFindsNestedResultsInPathOrder) {
             std::string::npos);
 }
 
+TEST(ReportComparison, EquivalenceNeedsTheIntervalInsideTheMargin) {
+  TempDir tmp("report");
+  // b = c = 10 of 1000: diff 0, 90% interval about ±1.645·sqrt(20/1000)/sqrt(1000) = ±0.74 pp.
+  const json c = build_comparison(write_runs(tmp, {full_run(), lora_run()}));
+  const json& e = c["pairs"][0]["equivalence"];
+  EXPECT_DOUBLE_EQ(e["confidence"], 0.9);
+  EXPECT_NEAR(e["lo"].get<double>(), -0.0074, 0.0015);
+  EXPECT_NEAR(e["hi"].get<double>(), 0.0074, 0.0015);
+  EXPECT_EQ(e["inside"], true);
+  const json v = verdict_of(c, "accuracy equivalent within ±1.0 pp");
+  EXPECT_EQ(v["holds"], true);
+  EXPECT_NE(v["evidence"].get<std::string>().find("90% CI"), std::string::npos) << v["evidence"];
+  EXPECT_DOUBLE_EQ(c["options"]["equivalence_margin"], 0.01);
+
+  // b = 8, c = 14: McNemar p = 0.29 and the 95% CI holds 0, so "equal within noise" passes, but the
+  // 90% interval -0.6 ± 0.77 pp reaches past -1 pp: not shown equivalent.
+  TempDir tmp2("report");
+  FakeRun lora = lora_run();
+  lora.wrong = {8, 114};
+  const auto runs = write_runs(tmp2, {full_run(), lora});
+  const json c2 = build_comparison(runs);
+  EXPECT_EQ(verdict_of(c2, "accuracy equal within noise")["holds"], true);
+  const json v2 = verdict_of(c2, "accuracy equivalent within ±1.0 pp");
+  EXPECT_EQ(v2["holds"], false);
+  EXPECT_NE(v2["evidence"].get<std::string>().find("not inside ±1.0 pp"), std::string::npos) << v2["evidence"];
+  // A wider margin takes it in.
+  ComparisonOptions o;
+  o.equivalence_margin = 0.02;
+  EXPECT_EQ(verdict_of(build_comparison(runs, o), "accuracy equivalent within ±2.0 pp")["holds"], true);
+  // The clearly different arms are not equivalent either.
+  TempDir tmp3("report");
+  FakeRun full = full_run();
+  lora.wrong = {0, 150};
+  full.wrong = {0, 50};
+  EXPECT_EQ(verdict_of(build_comparison(write_runs(tmp3, {full, lora})), "accuracy equivalent within ±1.0 pp")["holds"],
+            false);
+}
+
+TEST(ReportComparison, EquivalenceOverSeveralSeedsUsesTheMeanOverSeeds) {
+  TempDir tmp("report");
+  std::vector<FakeRun> runs;
+  for (int s = 0; s < 2; ++s) {
+    FakeRun f = full_run(), l = lora_run();
+    f.seed = l.seed = s;
+    runs.push_back(f);
+    runs.push_back(l);
+  }
+  const json v = verdict_of(build_comparison(write_runs(tmp, runs)), "accuracy equivalent within ±1.0 pp");
+  EXPECT_EQ(v["holds"], true);
+  EXPECT_NE(v["evidence"].get<std::string>().find("mean over 2 seeds: diff +0.00 pp, 90% CI"), std::string::npos)
+      << v["evidence"];
+  // Seeds scored on different examples have no per-example mean: undecided.
+  TempDir tmp2("report");
+  runs[2].id_offset = runs[3].id_offset = 5000;
+  const json v2 = verdict_of(build_comparison(write_runs(tmp2, runs)), "accuracy equivalent within ±1.0 pp");
+  EXPECT_TRUE(v2["holds"].is_null());
+  EXPECT_NE(v2["evidence"].get<std::string>().find("different examples"), std::string::npos) << v2["evidence"];
+}
+
+TEST(ReportComparison, RobustnessDropsPairedTestsAndVerdicts) {
+  TempDir tmp("report");
+  const FakeRun full = full_run(), lora = lora_run();  // clean: full wrong on 0..99, lora on 10..109
+  const auto runs = write_runs(tmp, {full, lora});
+  // no_spaces: full drops 10 pp (100..199), lora 2 pp (110..129); jamo: the reverse; spacing: both
+  // 0.5 pp, on different examples; interjection: neither changes.
+  write_robustness(runs[0].dir, full.wrong,
+                   {{"no_spaces:1", {0, 200}}, {"jamo:0.1", {0, 120}}, {"spacing:0.2", {0, 105}}, {"interjection:1", {0, 100}}});
+  write_robustness(runs[1].dir, lora.wrong,
+                   {{"no_spaces:1", {10, 130}}, {"jamo:0.1", {10, 210}}, {"spacing:0.2", {10, 115}},
+                    {"interjection:1", {10, 110}}});
+  const json c = build_comparison(runs);
+  ASSERT_TRUE(c.contains("robustness"));
+  const json& r = c["robustness"];
+  ASSERT_EQ(r["perturbations"].size(), 4u);
+  EXPECT_EQ(r["perturbations"][0]["perturbation"], "no_spaces:1");
+  ASSERT_EQ(r["runs"].size(), 2u);
+  EXPECT_DOUBLE_EQ(r["runs"][0]["clean_accuracy"], 0.9);
+  EXPECT_NEAR(r["runs"][0]["results"][0]["drop"].get<double>(), 0.10, 1e-12);
+  ASSERT_EQ(r["pairs"].size(), 4u);
+  const json& p = r["pairs"][0];
+  EXPECT_NEAR(p["drop_arm"].get<double>(), 0.02, 1e-12);
+  EXPECT_NEAR(p["drop_baseline"].get<double>(), 0.10, 1e-12);
+  EXPECT_DOUBLE_EQ(p["bootstrap"]["diff"], -0.08);  // (20 − 100) / 1000, per example
+  EXPECT_LT(p["bootstrap"]["hi"].get<double>(), 0.0);
+  // On the perturbed set lora is right and full wrong on 0..9 and 130..199; never the reverse.
+  EXPECT_EQ(p["mcnemar"][0]["b"], 80);
+  EXPECT_EQ(p["mcnemar"][0]["c"], 0);
+
+  const json less = verdict_of(c, "degrades less under no_spaces:1");
+  EXPECT_EQ(less["holds"], true);
+  EXPECT_NE(less["evidence"].get<std::string>().find("difference -8.00 pp"), std::string::npos) << less["evidence"];
+  EXPECT_NE(less["evidence"].get<std::string>().find("b=80 c=0"), std::string::npos) << less["evidence"];
+  EXPECT_EQ(verdict_of(c, "degrades less under jamo:0.1")["holds"], false);
+  const json same = verdict_of(c, "degrades less under spacing:0.2");
+  EXPECT_TRUE(same["holds"].is_null());
+  EXPECT_DOUBLE_EQ(r["pairs"][2]["bootstrap"]["diff"], 0.0);
+  // No change at all: an interval of [0, 0] is not below 0 either.
+  EXPECT_EQ(r["pairs"][3]["bootstrap"]["hi"], 0.0);
+  EXPECT_TRUE(verdict_of(c, "degrades less under interjection:1")["holds"].is_null());
+
+  const std::string md = render_markdown(c);
+  for (const char* expected : {"## Robustness", "| no_spaces:1 |", "80.00% (-10.00 pp)", "90.00% (+0.00 pp)",
+                               "- lora vs full, degrades less under no_spaces:1: **holds**",
+                               "- lora vs full, degrades less under jamo:0.1: **does not hold**",
+                               "- lora vs full, degrades less under spacing:0.2: **undecided**"})
+    EXPECT_NE(md.find(expected), std::string::npos) << "missing: " << expected << "\n" << md;
+}
+
+TEST(ReportComparison, RobustnessOfOneArmOnlyOrMalformedIsSaidSo) {
+  TempDir tmp("report");
+  const auto runs = write_runs(tmp, {full_run(), lora_run()});
+  write_robustness(runs[1].dir, lora_run().wrong, {{"jamo:0.1", {10, 210}}});
+  const json c = build_comparison(runs);
+  const json v = verdict_of(c, "degrades less under jamo:0.1");
+  EXPECT_TRUE(v["holds"].is_null());
+  EXPECT_NE(v["evidence"].get<std::string>().find("no seed with a robustness run of both arms"), std::string::npos);
+  EXPECT_TRUE(c["robustness"]["pairs"].empty());
+  // Another perturbation seed is another perturbation: nothing to pair.
+  write_robustness(runs[0].dir, full_run().wrong, {{"jamo:0.1", {0, 120}}}, 7);
+  EXPECT_TRUE(verdict_of(build_comparison(runs), "degrades less under jamo:0.1")["holds"].is_null());
+  const std::string file = runs[0].dir + "/robustness/robustness.json";
+  ft::write_file_atomic(file, std::string("{\"seed\": 42, \"results\": [{\"perturbation\": \"clean\"}]}"));
+  const std::string err = error_of([&] { build_comparison(runs); });
+  EXPECT_NE(err.find(file), std::string::npos) << err;
+}
+
 TEST(ReportMarkdown, TablesAndOneVerdictLinePerClaim) {
   TempDir tmp("report");
   FakeRun full = full_run();
@@ -409,7 +564,9 @@ TEST(ReportMarkdown, TablesAndOneVerdictLinePerClaim) {
        {"## Parameters", "## Resources", "## Metrics", "## Statistics", "## Verdicts", "887,042", "110,619,650",
         "0.80%", "3.4 MB", "420.0 MB", "2.0 GB", "2m 17s", "1m 13s", "90.00%", "0.1618", "0.0154",
         "- lora vs full, trainable parameters reduced ≥ 99%: **holds**",
-        "- lora vs full, accuracy equal within noise: **holds**", "- lora vs full, memory reduced: **holds**",
+        "- lora vs full, accuracy equal within noise: **holds**",
+        "- lora vs full, accuracy equivalent within ±1.0 pp: **holds**", "90% CI (TOST)",
+        "- lora vs full, memory reduced: **holds**",
         "- lora vs full, faster: **holds**", "- lora vs full, smaller generalization gap: **holds**"})
     EXPECT_NE(md.find(expected), std::string::npos) << "missing: " << expected << "\n" << md;
 }

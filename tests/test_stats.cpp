@@ -137,6 +137,74 @@ TEST(Stats, BootstrapRejectsBadInput) {
   EXPECT_THROW(paired_bootstrap_accuracy_diff(v, v, v, 100, 1, 0.0), ft::Error);
 }
 
+// n per-example differences: `plus` at +1, `minus` at −1, the rest 0 (as paired outcomes are).
+std::vector<double> diffs(int n, int plus, int minus) {
+  std::vector<double> d(static_cast<size_t>(n), 0.0);
+  for (int i = 0; i < plus; ++i) d[static_cast<size_t>(i)] = 1;
+  for (int i = 0; i < minus; ++i) d[static_cast<size_t>(n - 1 - i)] = -1;
+  return d;
+}
+
+TEST(Stats, InsideMarginIsStrict) {
+  EXPECT_TRUE(inside_margin(-0.009, 0.009, 0.01));
+  EXPECT_FALSE(inside_margin(-0.01, 0.005, 0.01));   // touching the margin is not inside
+  EXPECT_FALSE(inside_margin(-0.005, 0.0101, 0.01));
+  EXPECT_FALSE(inside_margin(0.02, 0.03, 0.01));
+}
+
+TEST(Stats, TostHandCheckedCases) {
+  // Hand check by the normal approximation: the 90% interval is mean ± 1.645·sqrt(var/n), with
+  // var = E[d²] − mean² over the 1000 examples.
+  auto half_width = [](double mean, double mean_sq) { return 1.645 * std::sqrt((mean_sq - mean * mean) / 1000); };
+  // Inside: 5 examples each way, mean 0, half width 1.645·sqrt(0.01/1000) = 0.52 pp < 1 pp.
+  const Equivalence inside = tost_equivalence(diffs(1000, 5, 5), 0.01);
+  EXPECT_DOUBLE_EQ(inside.ci.diff, 0.0);
+  EXPECT_DOUBLE_EQ(inside.ci.confidence, 0.9);
+  EXPECT_NEAR(inside.ci.hi, half_width(0, 0.01), 0.0015);
+  EXPECT_NEAR(inside.ci.lo, -half_width(0, 0.01), 0.0015);
+  EXPECT_TRUE(inside.equivalent);
+  // Straddling: 10 only-arm-right, mean +1.0 pp, interval about [0.48, 1.52] pp across +1 pp.
+  const Equivalence straddle = tost_equivalence(diffs(1000, 10, 0), 0.01);
+  EXPECT_DOUBLE_EQ(straddle.ci.diff, 0.01);
+  EXPECT_NEAR(straddle.ci.lo, 0.01 - half_width(0.01, 0.01), 0.0015);
+  EXPECT_LT(straddle.ci.lo, 0.01);
+  EXPECT_GT(straddle.ci.hi, 0.01);
+  EXPECT_FALSE(straddle.equivalent);
+  // Outside: mean +5 pp, interval about [3.9, 6.1] pp, wholly past the margin.
+  const Equivalence outside = tost_equivalence(diffs(1000, 50, 0), 0.01);
+  EXPECT_NEAR(outside.ci.lo, 0.05 - half_width(0.05, 0.05), 0.003);
+  EXPECT_GT(outside.ci.lo, 0.01);
+  EXPECT_FALSE(outside.equivalent);
+  // A wider margin makes the straddling case equivalent.
+  EXPECT_TRUE(tost_equivalence(diffs(1000, 10, 0), 0.02).equivalent);
+  // Underpowered: 1 discordant pair in 100 passes "CI contains 0" yet is not shown equivalent.
+  const auto few = tost_equivalence(diffs(100, 1, 0), 0.01);
+  EXPECT_LE(few.ci.lo, 0.0);
+  EXPECT_FALSE(few.equivalent);
+  EXPECT_THROW(tost_equivalence(diffs(10, 1, 0), 0.0), ft::Error);
+  EXPECT_THROW(tost_equivalence(diffs(10, 1, 0), 0.01, 100, 1, 0.5), ft::Error);
+}
+
+TEST(Stats, BootstrapMeanIsThePairedBootstrapOnOutcomes) {
+  std::vector<int64_t> labels(300), pred_a(300), pred_b(300);
+  std::vector<double> outcomes(300);
+  for (int i = 0; i < 300; ++i) {
+    labels[i] = i % 2;
+    pred_a[i] = i % 7 == 0 ? 1 - labels[i] : labels[i];
+    pred_b[i] = i % 5 == 0 ? 1 - labels[i] : labels[i];
+    outcomes[i] = (pred_a[i] == labels[i]) - (pred_b[i] == labels[i]);
+  }
+  const auto paired = paired_bootstrap_accuracy_diff(labels, pred_a, pred_b, 2000, 11);
+  const auto mean = bootstrap_mean(outcomes, 2000, 11);
+  EXPECT_EQ(paired.diff, mean.diff);
+  EXPECT_EQ(paired.lo, mean.lo);
+  EXPECT_EQ(paired.hi, mean.hi);
+  const auto constant = bootstrap_mean(std::vector<double>(50, -0.25), 500, 3);
+  EXPECT_EQ(constant.lo, -0.25);
+  EXPECT_EQ(constant.hi, -0.25);
+  EXPECT_THROW(bootstrap_mean({}), ft::Error);
+}
+
 TEST(Stats, MeanStd) {
   const auto r = mean_std({2, 4, 4, 4, 5, 5, 7, 9});
   EXPECT_EQ(r.n, 8);

@@ -27,12 +27,17 @@ void add_compare_command(CLI::App& app) {
   auto seeds = std::make_shared<std::vector<int64_t>>();
   auto overwrite = std::make_shared<bool>(false);
   auto baseline = std::make_shared<std::string>();
+  auto margin = std::make_shared<double>(0);  // 0: the config's, else 1.0
   auto common = std::make_shared<nlohmann::json>(nlohmann::json::object());
-  cmd->add_option("--config", *config, "Experiment JSON: {output_dir, seeds, baseline, common: {...}, arms: [{arm, ...}]}");
+  cmd->add_option("--config", *config,
+                  "Experiment JSON: {output_dir, seeds, baseline, equivalence_margin, common: {...}, arms: [{arm, ...}], "
+                  "robustness: {perturbations: [{name, rate}], seed}}");
   cmd->add_option("--output-dir", *out, "Where the arms and the comparison go");
   cmd->add_option("--seeds", *seeds, "Comma-separated seeds; every arm runs once per seed")->delimiter(',');
   cmd->add_option("--baseline", *baseline, "The arm others are compared with (default: the first full arm)");
   cmd->add_flag("--overwrite", *overwrite, "Re-run arms that already finished");
+  cmd->add_option("--equivalence-margin", *margin, "TOST margin on the accuracy difference, in points (default 1.0)")
+      ->check(CLI::PositiveNumber);
   // Flags that override the config's common settings.
   add_json_option(cmd, "model_name_or_path", Kind::Text, "Model directory (HF format)", common, "--model");
   add_json_option(cmd, "random_init", Kind::Flag, "Start every arm from random weights", common);
@@ -53,6 +58,7 @@ void add_compare_command(CLI::App& app) {
     if (!seeds->empty()) spec.seeds = *seeds;
     if (!baseline->empty()) spec.baseline = *baseline;
     spec.overwrite = *overwrite;
+    if (*margin > 0) spec.equivalence_margin = *margin;
     // eval_steps alone means "evaluate every N steps" on top of the epoch-end evaluations.
     if (common->contains("eval_steps")) (*common)["eval_strategy"] = "steps";
     spec.common.update(*common);

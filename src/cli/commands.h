@@ -14,5 +14,6 @@ void add_merge_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
+void add_robustness_command(CLI::App& app);
 
 }  // namespace ft::cli

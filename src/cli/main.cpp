@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   ft::cli::add_compare_command(app);
   ft::cli::add_tokenizer_command(app);
   ft::cli::add_pretrain_command(app);
+  ft::cli::add_robustness_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -28,9 +28,10 @@ void on_interrupt(int sig) {
   if (const pid_t child = g_child.load(); child > 0) kill(child, sig);
 }
 
-// Temp files of atomic writes that a killed run may have left (name.tmp.<pid>).
+// Temp files of atomic writes that a killed run may have left (name.tmp.<pid>), at any depth:
+// robustness runs write into subfolders.
 void remove_stale_temp_files(const std::string& dir) {
-  for (const std::string& path : list_dir(dir))
+  for (const std::string& path : files_below(dir))
     if (std::filesystem::path(path).filename().string().find(".tmp.") != std::string::npos) std::remove(path.c_str());
 }
 
@@ -49,6 +50,25 @@ int run_child(const std::string& binary, const std::vector<std::string>& args) {
     if (errno != EINTR) throw Error("waitpid failed");
   g_child = 0;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// `finetune robustness` settings for a finished arm: its own run configuration (data, subset, length,
+// batch size, device), evaluating the checkpoint it saved: an adapter on the base model, or the model.
+nlohmann::json robustness_config(const ArmRun& r, const RobustnessSettings& settings, const std::string& out) {
+  nlohmann::json j = read_json(join_path(r.dir, "run_config.json"));
+  if (!j.is_object() || j.value("eval_file", "").empty())
+    throw Error(join_path(r.dir, "run_config.json") + ": robustness needs the arm's eval_file");
+  if (file_exists(join_path(r.dir, "adapter_config.json"))) {
+    j["adapter"] = r.dir;
+  } else {
+    j["model_name_or_path"] = r.dir;
+    j["random_init"] = false;  // the saved weights, however they started
+    j.erase("adapter");
+  }
+  j["output_dir"] = out;
+  j["perturbations"] = settings.to_json()["perturbations"];
+  j["perturbation_seed"] = settings.seed;
+  return j;
 }
 
 }  // namespace
@@ -77,8 +97,10 @@ void CompareSpec::update_from_json(const nlohmann::json& j, const std::string& s
       else if (k == "baseline") baseline = it.value().get<std::string>();
       else if (k == "common") common.update(it.value());
       else if (k == "arms") arms = it.value();
+      else if (k == "equivalence_margin") equivalence_margin = it.value().get<double>();
+      else if (k == "robustness") robustness = RobustnessSettings::from_json(it.value(), source);
       else if (k == "description" || k == "notes") continue;  // free text for the reader of the config
-      else throw Error(source + ": unknown key '" + k + "' (expected output_dir, seeds, baseline, common, arms)");
+      else throw Error(source + ": unknown key '" + k + "' (expected output_dir, seeds, baseline, equivalence_margin, common, arms, robustness)");
     }
   } catch (const nlohmann::json::exception& e) {
     throw Error(source + ": malformed comparison config (" + e.what() + ")");
@@ -88,6 +110,7 @@ void CompareSpec::update_from_json(const nlohmann::json& j, const std::string& s
     if (!a.is_object() || !a.contains("arm") || !a["arm"].is_string())
       throw Error(source + ": every arm needs a name (\"arm\": \"...\")");
   if (seeds.empty()) throw Error(source + ": 'seeds' must not be empty");
+  if (!(equivalence_margin > 0)) throw Error(source + ": 'equivalence_margin' must be a positive number of points");
 }
 
 std::vector<ArmRun> CompareSpec::expand() const {
@@ -111,9 +134,10 @@ std::vector<ArmRun> CompareSpec::expand() const {
 nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_binary) {
   const std::vector<ArmRun> runs = spec.expand();
   make_dirs(spec.output_dir);
-  write_json_atomic(join_path(spec.output_dir, "compare_config.json"),
-                    {{"output_dir", spec.output_dir}, {"seeds", spec.seeds}, {"baseline", spec.baseline},
-                     {"common", spec.common}, {"arms", spec.arms}});
+  nlohmann::json recorded = {{"output_dir", spec.output_dir}, {"seeds", spec.seeds}, {"baseline", spec.baseline},
+                             {"equivalence_margin", spec.equivalence_margin}, {"common", spec.common}, {"arms", spec.arms}};
+  if (spec.robustness) recorded["robustness"] = spec.robustness->to_json();
+  write_json_atomic(join_path(spec.output_dir, "compare_config.json"), recorded);
 
   struct sigaction sa {}, old_int {}, old_term {};
   sa.sa_handler = on_interrupt;
@@ -125,12 +149,16 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
     sigaction(SIGTERM, &old_term, nullptr);
   };
 
+  auto label_of = [&](size_t i) {
+    return "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + runs[i].arm +
+           (spec.seeds.size() > 1 ? " seed " + std::to_string(runs[i].seed) : "");
+  };
   std::vector<report::RunInfo> infos;
+  std::vector<bool> trained_now(runs.size(), false);
   for (size_t i = 0; i < runs.size(); ++i) {
     const ArmRun& r = runs[i];
     const std::string results = join_path(r.dir, "results.json");
-    const std::string label = "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + r.arm +
-                              (spec.seeds.size() > 1 ? " seed " + std::to_string(r.seed) : "");
+    const std::string label = label_of(i);
     if (file_exists(results) && !spec.overwrite) {
       info(label + ": finished earlier, kept (" + results + "; --overwrite re-runs it)");
     } else {
@@ -153,6 +181,7 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
       } else {
         info(label + ": training → " + r.dir);
       }
+      trained_now[i] = true;
       const int rc = run_child(finetune_binary, args);
       if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
         restore();
@@ -167,9 +196,32 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
     }
     infos.push_back({r.arm, r.seed, r.dir});
   }
+  for (size_t i = 0; spec.robustness && i < runs.size(); ++i) {
+    const ArmRun& r = runs[i];
+    const std::string out = join_path(r.dir, "robustness");
+    if (!trained_now[i] && !spec.overwrite && robustness_up_to_date(out, *spec.robustness)) {
+      info(label_of(i) + ": robustness finished earlier, kept (" + out + ")");
+      continue;
+    }
+    const std::string cfg = join_path(r.dir, "robustness_config.json");
+    write_json_atomic(cfg, robustness_config(r, *spec.robustness, out));
+    info(label_of(i) + ": robustness → " + out);
+    const int rc = run_child(finetune_binary, {"robustness", "--config", cfg});
+    if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
+      restore();
+      remove_stale_temp_files(out);
+      throw Error("interrupted during the robustness run of " + r.arm + "; run the same command again to continue");
+    }
+    if (rc != 0) {
+      restore();
+      throw Error("robustness of " + r.arm + " (seed " + std::to_string(r.seed) + ") failed with exit status " +
+                  std::to_string(rc) + "; see its messages above");
+    }
+  }
   restore();
   report::ComparisonOptions options;
   options.baseline_arm = spec.baseline;
+  options.equivalence_margin = spec.equivalence_margin / 100;
   return report::write_comparison_outputs(spec.output_dir, infos, options);
 }
 

@@ -344,7 +344,65 @@ json pair_json(const Arm& arm, const Arm& base, int64_t seed, std::map<std::stri
   j["mcnemar"] = {{"b", m.b}, {"c", m.c}, {"p_value", m.p_value}};
   j["bootstrap"] = {{"diff", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}, {"resamples", ci.resamples},
                     {"seed", ci.seed}, {"confidence", ci.confidence}};
+  const Equivalence e = tost_equivalence(paired_differences(a.labels, a.preds, b.preds), o.equivalence_margin,
+                                         o.bootstrap_resamples, o.bootstrap_seed, o.alpha);
+  j["equivalence"] = {{"lo", e.ci.lo}, {"hi", e.ci.hi}, {"confidence", e.ci.confidence}, {"inside", e.equivalent}};
   return j;
+}
+
+// Per-example means over seeds of `per_seed` values, when every seed scored the same examples
+// (the files' ids and labels agree); nullopt otherwise.
+std::optional<std::vector<double>> mean_over_seeds(const std::vector<std::vector<double>>& per_seed,
+                                                   const std::vector<const Predictions*>& files) {
+  for (const Predictions* f : files)
+    if (f->ids != files.front()->ids || f->labels != files.front()->labels) return std::nullopt;
+  std::vector<double> mean(per_seed.front().size(), 0.0);
+  for (const auto& values : per_seed)
+    for (size_t i = 0; i < mean.size(); ++i) mean[i] += values[i];
+  for (double& m : mean) m /= static_cast<double>(per_seed.size());
+  return mean;
+}
+
+const char* const kDifferentExamples =
+    "the seeds scored different examples (seeded eval subsets), so there is no per-example mean over seeds";
+
+json equivalence_verdict(const Arm& arm, const Arm& base, const json& pairs, const std::map<std::string, Predictions>& cache,
+                         const ComparisonOptions& o) {
+  const std::string margin = "±" + format_points(o.equivalence_margin) + " pp";
+  const std::string claim = "accuracy equivalent within " + margin;
+  const std::string conf = format_fixed(100 * (1 - 2 * o.alpha), 0) + "% CI";
+  std::vector<std::string> parts;
+  std::vector<std::vector<double>> diffs;
+  std::vector<const Predictions*> files;
+  std::optional<bool> holds;
+  for (const json& p : pairs) {
+    if (p["arm"] != arm.name || !p.contains("equivalence")) continue;
+    const int64_t seed = p["seed"];
+    const Predictions& a = cache.at(join_path(arm.run_for_seed(seed)->info.dir, kPredictionsFile));
+    const Predictions& b = cache.at(join_path(base.run_for_seed(seed)->info.dir, kPredictionsFile));
+    diffs.push_back(paired_differences(a.labels, a.preds, b.preds));
+    files.push_back(&a);
+    const json& e = p["equivalence"];
+    holds = e["inside"].get<bool>();
+    parts.push_back("seed " + std::to_string(seed) + ": diff " + pp(p["bootstrap"]["diff"]) + " pp, " + conf + " [" +
+                    pp(e["lo"]) + ", " + pp(e["hi"]) + "] pp");
+  }
+  if (diffs.empty()) return verdict(arm, base, claim, std::nullopt, "no seed with predictions from both arms");
+  if (diffs.size() > 1) {
+    if (const auto mean = mean_over_seeds(diffs, files)) {
+      const Equivalence e = tost_equivalence(*mean, o.equivalence_margin, o.bootstrap_resamples, o.bootstrap_seed, o.alpha);
+      holds = e.equivalent;
+      parts.push_back("mean over " + std::to_string(diffs.size()) + " seeds: diff " + pp(e.ci.diff) + " pp, " + conf +
+                      " [" + pp(e.ci.lo) + ", " + pp(e.ci.hi) + "] pp");
+    } else {
+      holds = std::nullopt;
+      parts.push_back(kDifferentExamples);
+    }
+  }
+  if (holds) parts.push_back(std::string(*holds ? "inside " : "not inside ") + margin);
+  std::string evidence;
+  for (size_t i = 0; i < parts.size(); ++i) evidence += (i ? "; " : "") + parts[i];
+  return verdict(arm, base, claim, holds, evidence);
 }
 
 const std::vector<std::string> kReducedKeys = {"trainable_params", "peak_memory_bytes", "train_runtime_s",
@@ -363,6 +421,159 @@ json arm_json(const Arm& arm, const Arm& base) {
           {"device", arm.device},    {"memory_source", arm.memory_source},
           {"seeds", seeds},          {"n_runs", arm.runs.size()},
           {"metrics", metrics},      {"reduction_percent", reductions}};
+}
+
+// What `finetune robustness` left in <run>/robustness/robustness.json.
+const char* const kRobustnessFile = "robustness/robustness.json";
+
+struct PerturbedResult {
+  std::string perturbation, name;  // "jamo:0.1", "jamo"; "clean" for the unperturbed set
+  double rate = 0, accuracy = 0, changed = 0;
+  std::string predictions;  // path of its predictions.tsv
+};
+
+struct RobustnessRun {
+  const RunRecord* run = nullptr;
+  int64_t seed = 0;  // the perturbation seed
+  std::vector<PerturbedResult> results;  // clean first
+
+  const PerturbedResult* find(const std::string& perturbation) const {
+    for (const PerturbedResult& r : results)
+      if (r.perturbation == perturbation) return &r;
+    return nullptr;
+  }
+};
+
+std::optional<RobustnessRun> read_robustness(const RunRecord& run) {
+  const std::string file = join_path(run.info.dir, kRobustnessFile);
+  if (!file_exists(file)) return std::nullopt;
+  const json j = read_json(file);
+  if (!j.is_object()) throw Error(file + ": expected a JSON object");
+  const json* seed = find_at(j, "/seed");
+  if (!seed || !seed->is_number_integer()) throw Error(file + ": missing integer /seed");
+  const json* results = find_at(j, "/results");
+  if (!results || !results->is_array() || results->empty()) throw Error(file + ": missing /results list");
+  RobustnessRun r;
+  r.run = &run;
+  r.seed = seed->get<int64_t>();
+  const std::string dir = std::filesystem::path(file).parent_path().string();
+  for (size_t i = 0; i < results->size(); ++i) {
+    const std::string at = "/results/" + std::to_string(i);
+    PerturbedResult p;
+    p.perturbation = optional_string(j, at + "/perturbation", file, "");
+    p.name = optional_string(j, at + "/name", file, "");
+    if (p.perturbation.empty() || p.name.empty()) throw Error(file + ": missing " + at + "/perturbation or /name");
+    p.rate = required_number(j, at + "/rate", file);
+    p.accuracy = required_number(j, at + "/accuracy", file);
+    p.changed = required_number(j, at + "/changed", file);
+    const std::string preds = optional_string(j, at + "/predictions", file, "");
+    if (preds.empty()) throw Error(file + ": missing " + at + "/predictions");
+    p.predictions = join_path(dir, preds);
+    r.results.push_back(p);
+  }
+  if (r.results.front().perturbation != "clean") throw Error(file + ": /results/0 must be the clean set");
+  return r;
+}
+
+const Predictions& cached(std::map<std::string, Predictions>& cache, const std::string& path) {
+  if (!cache.count(path)) cache[path] = read_predictions(path);
+  return cache[path];
+}
+
+// Arm vs baseline under one perturbation over their shared seeds: the pair's JSON and its verdict.
+std::pair<json, json> robustness_pair(const Arm& arm, const Arm& base, const std::string& perturbation, int64_t pseed,
+                                      const std::map<const RunRecord*, RobustnessRun>& robust,
+                                      std::map<std::string, Predictions>& cache, const ComparisonOptions& o) {
+  const std::string claim = "degrades less under " + perturbation;
+  json pair = {{"arm", arm.name}, {"baseline", base.name}, {"perturbation", perturbation}, {"seeds", json::array()},
+               {"mcnemar", json::array()}};
+  std::vector<std::vector<double>> diffs;
+  std::vector<const Predictions*> files;
+  std::vector<double> drops_arm, drops_base;
+  std::string tests;
+  for (const RunRecord* r : arm.runs) {
+    const RunRecord* b = base.run_for_seed(r->info.seed);
+    if (!b || !robust.count(r) || !robust.count(b)) continue;
+    const RobustnessRun &ra = robust.at(r), &rb = robust.at(b);
+    const PerturbedResult *pa = ra.find(perturbation), *pb = rb.find(perturbation);
+    if (!pa || !pb || ra.seed != pseed || rb.seed != pseed) continue;
+    const Predictions& clean_a = cached(cache, ra.results.front().predictions);
+    const Predictions& pert_a = cached(cache, pa->predictions);
+    const Predictions& clean_b = cached(cache, rb.results.front().predictions);
+    const Predictions& pert_b = cached(cache, pb->predictions);
+    for (const Predictions* other : {&pert_a, &clean_b, &pert_b}) check_same_examples(clean_a, *other);
+    // Per example: (clean − perturbed correctness) of the arm minus the same for the baseline.
+    std::vector<double> d(clean_a.labels.size());
+    for (size_t i = 0; i < d.size(); ++i) {
+      const int64_t y = clean_a.labels[i];
+      d[i] = ((clean_a.preds[i] == y) - (pert_a.preds[i] == y)) - ((clean_b.preds[i] == y) - (pert_b.preds[i] == y));
+    }
+    diffs.push_back(std::move(d));
+    files.push_back(&clean_a);
+    drops_arm.push_back(ra.results.front().accuracy - pa->accuracy);
+    drops_base.push_back(rb.results.front().accuracy - pb->accuracy);
+    const McNemarResult m = mcnemar_exact(pert_a.labels, pert_a.preds, pert_b.preds);
+    pair["seeds"].push_back(r->info.seed);
+    pair["n"] = clean_a.labels.size();
+    pair["mcnemar"].push_back({{"seed", r->info.seed}, {"b", m.b}, {"c", m.c}, {"p_value", m.p_value}});
+    tests += "; seed " + std::to_string(r->info.seed) + ": McNemar on the perturbed set b=" + std::to_string(m.b) +
+             " c=" + std::to_string(m.c) + " p=" + format_p_value(m.p_value);
+  }
+  if (diffs.empty())
+    return {pair, verdict(arm, base, claim, std::nullopt, "no seed with a robustness run of both arms for " + perturbation)};
+  const double drop_arm = mean_std(drops_arm).mean, drop_base = mean_std(drops_base).mean;
+  pair["drop_arm"] = drop_arm;
+  pair["drop_baseline"] = drop_base;
+  std::string evidence = "accuracy drop " + arm.name + " " + pp(drop_arm) + " pp vs " + base.name + " " + pp(drop_base) + " pp";
+  if (diffs.size() > 1) evidence += " (means over " + std::to_string(diffs.size()) + " seeds)";
+  const auto mean = mean_over_seeds(diffs, files);
+  if (!mean) return {pair, verdict(arm, base, claim, std::nullopt, evidence + "; " + kDifferentExamples + tests)};
+  const BootstrapCI ci = bootstrap_mean(*mean, o.bootstrap_resamples, o.bootstrap_seed, o.confidence);
+  pair["bootstrap"] = {{"diff", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}, {"resamples", ci.resamples},
+                       {"seed", ci.seed}, {"confidence", ci.confidence}};
+  evidence += ", difference " + pp(ci.diff) + " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" + pp(ci.lo) +
+              ", " + pp(ci.hi) + "] pp" + tests;
+  const std::optional<bool> holds = ci.hi < 0 ? std::optional<bool>(true) : ci.lo > 0 ? std::optional<bool>(false) : std::nullopt;
+  return {pair, verdict(arm, base, claim, holds, evidence)};
+}
+
+// comparison.json's robustness section (null when no run has one); appends its verdicts.
+json robustness_section(const std::vector<Arm>& arms, std::map<std::string, Predictions>& cache,
+                        const ComparisonOptions& o, json& verdicts) {
+  std::map<const RunRecord*, RobustnessRun> robust;
+  std::vector<std::pair<std::string, int64_t>> keys;  // (perturbation, seed) in order of first appearance
+  json section = {{"perturbations", json::array()}, {"runs", json::array()}, {"pairs", json::array()}};
+  for (const Arm& arm : arms) {
+    for (const RunRecord* r : arm.runs) {
+      auto rr = read_robustness(*r);
+      if (!rr) continue;
+      json results = json::array();
+      const double clean = rr->results.front().accuracy;
+      for (const PerturbedResult& p : rr->results) {
+        if (p.perturbation == "clean") continue;
+        if (std::find(keys.begin(), keys.end(), std::make_pair(p.perturbation, rr->seed)) == keys.end()) {
+          keys.emplace_back(p.perturbation, rr->seed);
+          section["perturbations"].push_back(
+              {{"perturbation", p.perturbation}, {"name", p.name}, {"rate", p.rate}, {"seed", rr->seed}});
+        }
+        results.push_back({{"perturbation", p.perturbation}, {"accuracy", p.accuracy}, {"drop", clean - p.accuracy},
+                           {"changed", p.changed}});
+      }
+      section["runs"].push_back({{"arm", arm.name}, {"seed", r->info.seed}, {"perturbation_seed", rr->seed},
+                                 {"clean_accuracy", clean}, {"results", results}});
+      robust.emplace(r, std::move(*rr));
+    }
+  }
+  if (robust.empty()) return nullptr;
+  const Arm& base = arms.front();
+  for (size_t i = 1; i < arms.size(); ++i) {
+    for (const auto& [perturbation, pseed] : keys) {
+      auto [pair, v] = robustness_pair(arms[i], base, perturbation, pseed, robust, cache, o);
+      if (!pair["seeds"].empty()) section["pairs"].push_back(pair);
+      verdicts.push_back(v);
+    }
+  }
+  return section;
 }
 
 }  // namespace
@@ -429,7 +640,8 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
   json j;
   j["baseline"] = base.name;
   j["options"] = {{"bootstrap_resamples", options.bootstrap_resamples}, {"bootstrap_seed", options.bootstrap_seed},
-                  {"confidence", options.confidence}, {"alpha", options.alpha}};
+                  {"confidence", options.confidence}, {"alpha", options.alpha},
+                  {"equivalence_margin", options.equivalence_margin}};
   j["runs"] = json::array();
   for (const RunRecord& r : records)
     j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir}});
@@ -450,14 +662,18 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
     // (an lr sweep, pretrained vs random init) only the accuracy question is meaningful.
     if (arm.method == base.method) {
       j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
+      j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], cache, options));
       continue;
     }
     j["verdicts"].push_back(parameters_verdict(arm, base));
     j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
+    j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], cache, options));
     j["verdicts"].push_back(lower_than_baseline(arm, base, "memory reduced", "peak_memory_bytes", bytes));
     j["verdicts"].push_back(lower_than_baseline(arm, base, "faster", "train_runtime_s", duration));
     j["verdicts"].push_back(lower_than_baseline(arm, base, "smaller generalization gap", "generalization_gap", loss));
   }
+  const json robustness = robustness_section(arms, cache, options, j["verdicts"]);
+  if (!robustness.is_null()) j["robustness"] = robustness;
   return j;
 }
 

@@ -12,6 +12,16 @@
 //     (0.05) AND a paired-bootstrap CI of acc(arm) − acc(base) that contains 0; when both arms
 //     have >= 2 seeds, additionally |mean acc(arm) − mean acc(base)| <= sqrt(s_arm² + s_base²)
 //     (sample stds over seeds). Null when no seed has predictions from both arms.
+//   accuracy equivalent within ±margin (TOST, margin 1.0 pp by default): the (1 − 2·alpha) = 90%
+//     paired-bootstrap interval of acc(arm) − acc(base) lies strictly inside (−margin, +margin).
+//     One shared seed: that seed's interval; several: the interval of the mean over seeds of the
+//     per-example differences (the same bootstrap draw for every seed). Null when no seed has
+//     predictions from both arms, or when the seeds scored different examples.
+//   degrades less under perturbation X (from <run>/robustness/robustness.json, which `finetune
+//     robustness` writes): per example, (clean − perturbed correctness of the arm) − (the same for
+//     the baseline), averaged over the shared seeds, gives acc-drop(arm) − acc-drop(base) and its
+//     paired-bootstrap interval at `confidence`. Holds when the interval lies entirely below 0,
+//     does not hold when entirely above 0, null (undecided) otherwise.
 //   memory reduced / faster / smaller generalization gap: the arm's mean is below the
 //     baseline's; with >= 2 seeds in both arms the difference must also exceed
 //     sqrt(s_arm² + s_base²), else it is within run-to-run noise and the claim fails. Memory
@@ -38,7 +48,8 @@ struct ComparisonOptions {
   int bootstrap_resamples = 10000;
   uint64_t bootstrap_seed = 42;
   double confidence = 0.95;
-  double alpha = 0.05;  // McNemar significance level for "equal within noise"
+  double alpha = 0.05;  // McNemar significance level for "equal within noise"; TOST level
+  double equivalence_margin = 0.01;  // TOST margin on acc(arm) − acc(base), as a fraction (0.01 = 1 pp)
 };
 
 // Every results.json below `root` (recursively), with arm and seed read from it, ordered by
@@ -57,8 +68,14 @@ std::vector<RunInfo> discover_runs(const std::string& root);
 //     reduction_percent: {trainable_params, peak_memory_bytes, train_runtime_s,
 //                         checkpoint_bytes} vs the baseline, null when not comparable}],
 //   pairs: [{arm, baseline, seed, n, mcnemar {b: arm right & baseline wrong, c: the reverse,
-//            p_value}, bootstrap {diff = acc(arm) − acc(baseline), lo, hi, ...}}]
+//            p_value}, bootstrap {diff = acc(arm) − acc(baseline), lo, hi, ...},
+//            equivalence {lo, hi, confidence (1 − 2·alpha), inside}}]
 //          ({arm, baseline, seed, missing} when a predictions.tsv is absent),
+//   robustness (only when a run has robustness.json): {perturbations: [{perturbation, name, rate,
+//     seed}], runs: [{arm, seed, perturbation_seed, clean_accuracy, results: [{perturbation,
+//     accuracy, drop, changed}]}], pairs: [{arm, baseline, perturbation, seeds, n, drop_arm, drop_baseline,
+//     mcnemar (per seed, on the perturbed set): [{seed, b, c, p_value}], bootstrap {diff =
+//     drop_arm − drop_baseline, lo, hi, ...}}]},
 //   verdicts: [{arm, baseline, claim, holds (true/false/null), evidence}].
 // Throws ft::Error naming the file for a missing or malformed results.json or
 // predictions.tsv, for two runs with the same arm and seed, or for an unknown baseline arm.

@@ -46,6 +46,12 @@ std::string format_duration(double seconds) {
 
 std::string format_percent(double percent, int decimals) { return format_fixed(percent, decimals) + "%"; }
 
+std::string format_points(double fraction) {
+  std::string s = format_fixed(100 * fraction, 2);
+  if (s.size() > 1 && s.back() == '0' && s[s.size() - 2] != '.') s.pop_back();
+  return s;
+}
+
 std::string format_p_value(double p) {
   if (p >= 1e-4 || p == 0) return format_fixed(p, 4);
   char buf[32];

@@ -15,6 +15,8 @@ std::string format_duration(double seconds);
 std::string format_percent(double percent, int decimals = 2);
 // Fixed decimals: (0.01537, 4) → "0.0154".
 std::string format_fixed(double value, int decimals);
+// A fraction as points with one or two decimals, as a margin is written: 0.01 → "1.0", 0.0025 → "0.25".
+std::string format_points(double fraction);
 // A p-value: 4 decimals, or scientific notation below 1e-4 ("3.2e-25") so tiny values do not read as 0.
 std::string format_p_value(double p);
 

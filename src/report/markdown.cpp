@@ -58,6 +58,57 @@ std::string memory_source_text(const std::string& source) {
 
 std::string points(double fraction) { return (fraction >= 0 ? "+" : "") + format_fixed(100 * fraction, 2) + " pp"; }
 
+// Accuracy per run and perturbation with its drop from clean, then the paired tests per arm.
+void render_robustness(std::ostringstream& out, const json& c) {
+  const json& r = c["robustness"];
+  const std::string base = c["baseline"];
+  out << "\n## Robustness\n\nAccuracy on the clean test set and on each perturbed copy (change from clean in "
+      << "parentheses, in points). Perturbation seed";
+  std::set<int64_t> seeds;
+  for (const json& p : r["perturbations"]) seeds.insert(p["seed"].get<int64_t>());
+  for (const int64_t s : seeds) out << " " << s;
+  out << ".\n\n";
+  std::vector<std::string> cols = {"Arm", "Seed", "Clean"};
+  for (const json& p : r["perturbations"]) cols.push_back(p["perturbation"]);
+  header(out, cols, 2);
+  for (const json& run : r["runs"]) {
+    std::vector<std::string> cells = {run["arm"], std::to_string(run["seed"].get<int64_t>()),
+                                      format_percent(100 * run["clean_accuracy"].get<double>(), 2)};
+    for (const json& p : r["perturbations"]) {
+      std::string cell = kNone;
+      for (const json& res : run["results"])
+        if (res["perturbation"] == p["perturbation"] && run["perturbation_seed"] == p["seed"])
+          // accuracy − clean rather than −drop: an unchanged accuracy reads +0.00, not -0.00.
+          cell = format_percent(100 * res["accuracy"].get<double>(), 2) + " (" +
+                 points(res["accuracy"].get<double>() - run["clean_accuracy"].get<double>()) + ")";
+      cells.push_back(cell);
+    }
+    row(out, cells);
+  }
+  if (r["pairs"].empty()) return;
+  const std::string conf = format_fixed(100 * c["options"]["confidence"].get<double>(), 0) + "% CI";
+  out << "\n";
+  header(out, {"Arm vs " + base, "Perturbation", "Seeds", "McNemar b / c / p (perturbed)", "Drop arm", "Drop baseline",
+               "Drop diff", conf}, 2);
+  for (const json& p : r["pairs"]) {
+    std::string seeds_cell, tests;
+    for (const json& m : p["mcnemar"]) {
+      seeds_cell += (seeds_cell.empty() ? "" : ", ") + std::to_string(m["seed"].get<int64_t>());
+      tests += (tests.empty() ? "" : "; ") + format_count(m["b"].get<int64_t>()) + " / " +
+               format_count(m["c"].get<int64_t>()) + " / " + format_p_value(m["p_value"].get<double>());
+    }
+    const bool has_ci = p.contains("bootstrap");
+    row(out, {p["arm"], p["perturbation"], seeds_cell, tests, points(p["drop_arm"].get<double>()),
+              points(p["drop_baseline"].get<double>()), has_ci ? points(p["bootstrap"]["diff"].get<double>()) : kNone,
+              has_ci ? "[" + points(p["bootstrap"]["lo"].get<double>()) + ", " +
+                           points(p["bootstrap"]["hi"].get<double>()) + "]"
+                     : kNone});
+  }
+  out << "\nDrops are clean − perturbed accuracy. McNemar compares the arm with " << base
+      << " on the perturbed set; the interval is a paired bootstrap over examples of drop(arm) − drop(" << base
+      << "), averaged over the shared seeds.\n";
+}
+
 }  // namespace
 
 std::string render_markdown(const json& c) {
@@ -122,24 +173,29 @@ std::string render_markdown(const json& c) {
     out << "No arm shares a seed with the baseline, so there are no paired tests.\n";
   } else {
     const std::string conf = format_fixed(100 * o["confidence"].get<double>(), 0) + "% CI";
-    header(out, {"Arm vs " + base, "Seed", "Examples", "b", "c", "McNemar p", "Accuracy diff", conf});
+    const std::string tost = format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) + "% CI (TOST)";
+    header(out, {"Arm vs " + base, "Seed", "Examples", "b", "c", "McNemar p", "Accuracy diff", conf, tost});
     for (const json& p : c["pairs"]) {
       const std::string seed = std::to_string(p["seed"].get<int64_t>());
       if (!p.contains("mcnemar")) {
-        row(out, {p["arm"], seed, kNone, kNone, kNone, kNone, kNone, p["missing"]});
+        row(out, {p["arm"], seed, kNone, kNone, kNone, kNone, kNone, p["missing"], kNone});
         continue;
       }
       const json &m = p["mcnemar"], &b = p["bootstrap"];
       row(out, {p["arm"], seed, format_count(p["n"].get<int64_t>()), format_count(m["b"].get<int64_t>()),
                 format_count(m["c"].get<int64_t>()), format_p_value(m["p_value"].get<double>()),
                 points(b["diff"].get<double>()),
-                "[" + points(b["lo"].get<double>()) + ", " + points(b["hi"].get<double>()) + "]"});
+                "[" + points(b["lo"].get<double>()) + ", " + points(b["hi"].get<double>()) + "]",
+                "[" + points(p["equivalence"]["lo"].get<double>()) + ", " + points(p["equivalence"]["hi"].get<double>()) +
+                    "]"});
     }
     out << "\nb: examples the arm gets right and the baseline wrong; c: the reverse. McNemar is the exact "
         << "two-sided binomial test on b and c. The interval is a paired bootstrap of acc(arm) − acc(baseline) with "
         << format_count(o["bootstrap_resamples"].get<int64_t>()) << " resamples (seed "
-        << o["bootstrap_seed"].get<uint64_t>() << ").\n";
+        << o["bootstrap_seed"].get<uint64_t>() << "); the TOST interval is the same bootstrap at "
+        << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "%.\n";
   }
+  if (c.contains("robustness")) render_robustness(out, c);
 
   out << "\n## Verdicts\n\n";
   if (c["verdicts"].empty()) out << "Only one arm: nothing to compare.\n";
@@ -152,8 +208,15 @@ std::string render_markdown(const json& c) {
   out << "\nRules: parameters hold at a reduction of at least 99%. Accuracy is equal within noise when, for every "
       << "seed both arms ran, McNemar p ≥ " << format_fixed(o["alpha"].get<double>(), 2)
       << " and the bootstrap interval contains 0, and, with two or more seeds per arm, |mean difference| ≤ "
-      << "sqrt(std_arm² + std_baseline²). Memory, time and gap hold when the arm's mean is lower, by more than that "
-      << "combined std when both arms have two or more seeds.\n";
+      << "sqrt(std_arm² + std_baseline²). Accuracy is equivalent within ±" << format_points(o["equivalence_margin"].get<double>())
+      << " pp (TOST) when the " << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0)
+      << "% paired-bootstrap interval of the difference lies inside the margin (with several seeds, the interval of "
+      << "the mean over seeds). Memory, time and gap hold when the arm's mean is lower, by more than that "
+      << "combined std when both arms have two or more seeds.";
+  if (c.contains("robustness"))
+    out << " Degrades less under a perturbation holds when the interval of drop(arm) − drop(baseline) lies entirely "
+        << "below 0, does not hold when entirely above 0, and is undecided otherwise.";
+  out << "\n";
   return out.str();
 }
 

@@ -71,37 +71,60 @@ McNemarResult mcnemar_exact(const std::vector<int64_t>& labels, const std::vecto
   return r;
 }
 
-BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
-                                           const std::vector<int64_t>& pred_b, int resamples, uint64_t seed,
-                                           double confidence) {
+std::vector<double> paired_differences(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
+                                       const std::vector<int64_t>& pred_b) {
   const auto outcomes = paired_outcomes(labels, pred_a, pred_b);
-  if (outcomes.empty()) throw Error("bootstrap: no examples");
+  return std::vector<double>(outcomes.begin(), outcomes.end());
+}
+
+BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples, uint64_t seed, double confidence) {
+  if (values.empty()) throw Error("bootstrap: no examples");
   if (resamples < 1) throw Error("bootstrap: resamples must be at least 1, got " + std::to_string(resamples));
   if (!(confidence > 0 && confidence < 1))
     throw Error("bootstrap: confidence must be between 0 and 1, got " + std::to_string(confidence));
 
-  const size_t n = outcomes.size();
-  auto mean_of = [n](int64_t sum) { return static_cast<double>(sum) / static_cast<double>(n); };
+  const size_t n = values.size();
+  auto mean_of = [n](double sum) { return sum / static_cast<double>(n); };
   BootstrapCI ci;
   ci.resamples = resamples;
   ci.seed = seed;
   ci.confidence = confidence;
-  int64_t total = 0;
-  for (int8_t d : outcomes) total += d;
+  double total = 0;
+  for (double v : values) total += v;
   ci.diff = mean_of(total);
 
   std::mt19937_64 rng(seed);
-  std::vector<double> diffs(static_cast<size_t>(resamples));
-  for (double& diff : diffs) {
-    int64_t sum = 0;
-    for (size_t j = 0; j < n; ++j) sum += outcomes[uniform_below(rng, n)];
-    diff = mean_of(sum);
+  std::vector<double> means(static_cast<size_t>(resamples));
+  for (double& mean : means) {
+    double sum = 0;
+    for (size_t j = 0; j < n; ++j) sum += values[uniform_below(rng, n)];
+    mean = mean_of(sum);
   }
-  std::sort(diffs.begin(), diffs.end());
+  std::sort(means.begin(), means.end());
   const double tail = (1 - confidence) / 2;
-  ci.lo = quantile_sorted(diffs, tail);
-  ci.hi = quantile_sorted(diffs, 1 - tail);
+  ci.lo = quantile_sorted(means, tail);
+  ci.hi = quantile_sorted(means, 1 - tail);
   return ci;
+}
+
+BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
+                                           const std::vector<int64_t>& pred_b, int resamples, uint64_t seed,
+                                           double confidence) {
+  // Sums of -1/0/+1 are exact in a double: the same figures as counting in integers.
+  return bootstrap_mean(paired_differences(labels, pred_a, pred_b), resamples, seed, confidence);
+}
+
+bool inside_margin(double lo, double hi, double margin) { return -margin < lo && hi < margin; }
+
+Equivalence tost_equivalence(const std::vector<double>& per_example_diffs, double margin, int resamples,
+                             uint64_t seed, double alpha) {
+  if (!(margin > 0)) throw Error("equivalence margin must be positive, got " + std::to_string(margin));
+  if (!(alpha > 0 && alpha < 0.5)) throw Error("TOST alpha must be in (0, 0.5), got " + std::to_string(alpha));
+  Equivalence e;
+  e.ci = bootstrap_mean(per_example_diffs, resamples, seed, 1 - 2 * alpha);
+  e.margin = margin;
+  e.equivalent = inside_margin(e.ci.lo, e.ci.hi, margin);
+  return e;
 }
 
 MeanStd mean_std(const std::vector<double>& values) {

@@ -20,6 +20,11 @@ McNemarResult mcnemar_exact(const std::vector<int64_t>& labels, const std::vecto
 // underflows early and precision holds for b + c up to 1e6 and beyond; O(min(b, c)) time.
 double mcnemar_exact_p(int64_t b, int64_t c);
 
+// Per example: 1 when only A is right, −1 when only B is right, 0 otherwise; their mean is
+// acc(A) − acc(B). Throws ft::Error on mismatched lengths.
+std::vector<double> paired_differences(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
+                                       const std::vector<int64_t>& pred_b);
+
 struct BootstrapCI {
   double diff = 0;        // acc(A) - acc(B) on the examples as given
   double lo = 0, hi = 0;  // percentile interval of the resampled differences
@@ -34,6 +39,25 @@ struct BootstrapCI {
 BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
                                            const std::vector<int64_t>& pred_b, int resamples = 10000,
                                            uint64_t seed = 42, double confidence = 0.95);
+
+// Percentile bootstrap of the mean of per-example values (resampled with replacement), with the
+// same draws and interpolation as paired_bootstrap_accuracy_diff, which is this on
+// paired_differences. Other paired statistics reduce to it too: the
+// mean over seeds of paired_differences, or a difference of accuracy drops per example.
+BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples = 10000, uint64_t seed = 42,
+                           double confidence = 0.95);
+
+// Two one-sided tests (TOST) for equivalence at level alpha, by the interval method: the
+// difference is equivalent within ±margin iff its (1 − 2·alpha) interval (90% for alpha 0.05)
+// lies strictly inside (−margin, +margin).
+struct Equivalence {
+  BootstrapCI ci;  // at confidence 1 − 2·alpha
+  double margin = 0;
+  bool equivalent = false;
+};
+bool inside_margin(double lo, double hi, double margin);
+Equivalence tost_equivalence(const std::vector<double>& per_example_diffs, double margin, int resamples = 10000,
+                             uint64_t seed = 42, double alpha = 0.05);
 
 struct MeanStd {
   double mean = 0;
