@@ -21,19 +21,6 @@ using ft::testing::TempDir;
 using ft::testing::data_path;
 using ft::testing::nsmc_path;
 
-// A 2-layer, hidden-32 RoBERTa over klue's vocabulary (random init).
-std::string tiny_klue_model(const TempDir& dir) {
-  const std::string m = dir / "model";
-  ft::make_dirs(m);
-  for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
-    std::filesystem::copy_file(data_path(std::string("klue/roberta-base/") + f), m + "/" + f);
-  ft::write_json_atomic(m + "/config.json",
-                        {{"model_type", "roberta"}, {"vocab_size", 32000}, {"hidden_size", 32}, {"num_hidden_layers", 2},
-                         {"num_attention_heads", 2}, {"intermediate_size", 64}, {"max_position_embeddings", 130},
-                         {"type_vocab_size", 1}, {"pad_token_id", 1}, {"layer_norm_eps", 1e-5}});
-  return m;
-}
-
 std::string compare_args(const std::string& model, const std::string& out, int train_samples, int epochs) {
   return " compare --model " + model + " --random-init --train-file " + nsmc_path("ratings_train.txt") +
          " --eval-file " + nsmc_path("ratings_test.txt") + " --max-train-samples " + std::to_string(train_samples) +
@@ -47,7 +34,7 @@ uint32_t be32(const std::string& s, size_t at) {
 
 TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
   TempDir dir("compare");
-  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  const std::string model = ft::testing::tiny_klue_model(dir), out = dir / "study";
   const std::string cmd = std::string(FT_BINARY) + compare_args(model, out, 320, 2) + " > " + (dir / "stdout.txt") + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << ft::read_file(dir / "stdout.txt");
   // The verdict lines reach stdout.
@@ -93,7 +80,7 @@ TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
 
 TEST(Compare, CtrlCKeepsFinishedArmsLeavesNoPartialFilesAndResumes) {
   TempDir dir("compare_int");
-  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  const std::string model = ft::testing::tiny_klue_model(dir), out = dir / "study";
   const std::string args = compare_args(model, out, 3000, 3);
   // In its own process group, as a shell job is: Ctrl-C goes to compare and its training child alike.
   const std::string shell = std::string("exec ") + FT_BINARY + args + " > " + (dir / "log.txt") + " 2>&1";
@@ -136,7 +123,7 @@ namespace {
 
 TEST(Compare, SeveralSeedsAndExtraArmsFromAConfigFile) {
   TempDir dir("compare_seeds");
-  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  const std::string model = ft::testing::tiny_klue_model(dir), out = dir / "study";
   ft::write_json_atomic(dir / "experiment.json",
                         {{"output_dir", out},
                          {"seeds", {1, 2}},
@@ -173,7 +160,7 @@ namespace {
 // that checkpoint on the next compare, and ends exactly as the uninterrupted arm did.
 TEST(Compare, InterruptedArmContinuesFromItsCheckpoint) {
   TempDir dir("compare_ckpt");
-  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  const std::string model = ft::testing::tiny_klue_model(dir), out = dir / "study";
   ft::write_json_atomic(dir / "experiment.json",
                         {{"output_dir", out},
                          {"common", {{"model_name_or_path", model}, {"random_init", true},
@@ -214,7 +201,7 @@ TEST(Compare, InterruptedArmContinuesFromItsCheckpoint) {
 
 TEST(Compare, RobustnessSectionEvaluatesEveryArmAndResumes) {
   TempDir dir("compare_robust");
-  const std::string model = tiny_klue_model(dir), out = dir / "study";
+  const std::string model = ft::testing::tiny_klue_model(dir), out = dir / "study";
   nlohmann::json config = {
       {"output_dir", out},
       {"equivalence_margin", 2.5},

@@ -19,19 +19,6 @@ using ft::testing::TempDir;
 using ft::testing::data_path;
 using ft::testing::nsmc_path;
 
-// A 2-layer, hidden-32 RoBERTa over klue's vocabulary; its random weights are fixed by the seed.
-std::string tiny_model(const TempDir& dir) {
-  const std::string m = dir / "model";
-  ft::make_dirs(m);
-  for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
-    std::filesystem::copy_file(data_path(std::string("klue/roberta-base/") + f), m + "/" + f);
-  ft::write_json_atomic(m + "/config.json",
-                        {{"model_type", "roberta"}, {"vocab_size", 32000}, {"hidden_size", 32}, {"num_hidden_layers", 2},
-                         {"num_attention_heads", 2}, {"intermediate_size", 64}, {"max_position_embeddings", 130},
-                         {"type_vocab_size", 1}, {"pad_token_id", 1}, {"layer_norm_eps", 1e-5}});
-  return m;
-}
-
 int run(const std::string& args, const std::string& log) {
   return std::system((std::string(FT_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
 }
@@ -41,7 +28,7 @@ std::vector<std::string> prediction_rows(const std::string& path) { return ft::d
 
 TEST(RobustnessCli, EachSetScoresAsADirectEvalOfItsFile) {
   TempDir dir("robust");
-  const std::string model = tiny_model(dir), out = dir / "out", log = dir / "log.txt";
+  const std::string model = ft::testing::tiny_klue_model(dir), out = dir / "out", log = dir / "log.txt";
   const std::string data = nsmc_path("ratings_test.txt");
   const std::string common = " --model " + model + " --random-init --threads 1";
   ASSERT_EQ(run("robustness" + common + " --data " + data + " --max-eval-samples 120 --output-dir " + out +
@@ -102,7 +89,7 @@ TEST(RobustnessCli, EachSetScoresAsADirectEvalOfItsFile) {
 
 TEST(RobustnessCli, BadInputFailsWithOneClearLine) {
   TempDir dir("robust_bad");
-  const std::string model = tiny_model(dir), log = dir / "log.txt";
+  const std::string model = ft::testing::tiny_klue_model(dir), log = dir / "log.txt";
   const std::string data = dir / "data.tsv";
   ft::write_file_atomic(data, std::string("id\tdocument\tlabel\n1\t좋은 영화\t1\n2\t별로\t0\n3\t최고\tx\n"));
   const std::string common = "robustness --model " + model + " --random-init --threads 1 --output-dir " + (dir / "out");

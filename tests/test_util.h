@@ -43,6 +43,20 @@ struct TempDir {
   std::string operator/(const std::string& name) const { return path + "/" + name; }
 };
 
+// A 2-layer, hidden-32 RoBERTa over klue's vocabulary, for runs whose weights start random (the
+// seed fixes them): config.json and the tokenizer files in dir/model.
+inline std::string tiny_klue_model(const TempDir& dir) {
+  const std::string m = dir / "model";
+  ft::make_dirs(m);
+  for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
+    std::filesystem::copy_file(data_path(std::string("klue/roberta-base/") + f), m + "/" + f);
+  ft::write_json_atomic(m + "/config.json",
+                        {{"model_type", "roberta"}, {"vocab_size", 32000}, {"hidden_size", 32}, {"num_hidden_layers", 2},
+                         {"num_attention_heads", 2}, {"intermediate_size", 64}, {"max_position_embeddings", 130},
+                         {"type_vocab_size", 1}, {"pad_token_id", 1}, {"layer_norm_eps", 1e-5}});
+  return m;
+}
+
 // |a - b| <= atol + rtol·|b| elementwise, reporting the worst element on failure.
 inline ::testing::AssertionResult all_close(const torch::Tensor& a, const torch::Tensor& b, double atol, double rtol) {
   if (a.sizes() != b.sizes()) return ::testing::AssertionFailure() << "shape " << a.sizes() << " vs " << b.sizes();

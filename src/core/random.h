@@ -22,6 +22,15 @@ inline void mul_64x64(uint64_t a, uint64_t b, uint64_t& hi, uint64_t& lo) {
 
 }  // namespace detail
 
+// SplitMix64's mixing step: nearby inputs give unrelated outputs, so (seed, position) pairs can be
+// turned into independent seeds.
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 // Uniform integer in [0, n), unbiased; n must be > 0. Inline: the bootstrap draws it ~1e9 times.
 inline uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
   if (n == 0) throw std::invalid_argument("uniform_below: n must be positive");

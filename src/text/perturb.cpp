@@ -104,13 +104,6 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 }  // namespace
 
 std::optional<HangulSyllable> decompose_hangul(char32_t cp) {
