@@ -181,7 +181,8 @@ TEST(Training, SameSeedSameLossesAndLoraTrainsOnlyAdapterAndHead) {
 // Log entries as an uninterrupted run and a resumed one must both have them: everything but times.
 std::vector<nlohmann::json> comparable_log(const std::string& run_dir) {
   std::vector<nlohmann::json> out;
-  for (nlohmann::json e : ft::read_json(run_dir + "/trainer_state.json")["log_history"]) {
+  const nlohmann::json state = ft::read_json(run_dir + "/trainer_state.json");  // outlives the loop
+  for (nlohmann::json e : state["log_history"]) {
     if (e.contains("train_runtime")) continue;
     for (const char* k : {"eval_runtime", "eval_samples_per_second"}) e.erase(k);
     out.push_back(e);
