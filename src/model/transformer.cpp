@@ -34,6 +34,12 @@ bool ends_with_module(const std::string& name, const std::string& target) {
           name[name.size() - target.size() - 1] == '.');
 }
 
+// attention_mask [B,S] → additive [B,1,1,S]: masked keys get float32's lowest value, as HF adds
+// (1 - mask) · finfo.min.
+torch::Tensor key_mask_bias(const torch::Tensor& attention_mask) {
+  return (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
+}
+
 }  // namespace
 
 torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cfg) {
@@ -50,8 +56,7 @@ Packing::Packing(const data::Batch& batch, bool varlen_attention)
   if (varlen) {
     row_starts = torch::arange(B + 1, cu_seqlens.options());
   } else {
-    // [B,S] → [B,1,1,S]; masked keys get float32's lowest value, as HF adds (1 - mask) · finfo.min.
-    mask_bias = (1.0 - batch.attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
+    mask_bias = key_mask_bias(batch.attention_mask);
   }
 }
 
@@ -217,8 +222,7 @@ torch::Tensor TransformerImpl::forward(const torch::Tensor& input_ids, const tor
   const torch::Tensor positions = position_ids(input_ids, cfg_);  // [B,S], HF's numbering
   if (hidden_states) {
     // Every position of every layer, pads included, exactly as HF returns them.
-    const torch::Tensor mask_bias =
-        (1.0 - attention_mask.to(torch::kFloat).unsqueeze(1).unsqueeze(2)) * std::numeric_limits<float>::lowest();
+    const torch::Tensor mask_bias = key_mask_bias(attention_mask);
     torch::Tensor x = embeddings_(input_ids, positions, token_type_ids);  // [B,S,H]
     hidden_states->push_back(x);
     for (const auto& layer : *layers_) hidden_states->push_back(x = layer->as<LayerImpl>()->forward(x, mask_bias));
