@@ -399,3 +399,65 @@ TEST_F(Dataset, NsmcTestSplit) {
 }
 
 }  // namespace
+
+namespace {
+
+ft::data::Dataset labelled(const std::vector<int64_t>& labels) {
+  ft::data::Dataset ds;
+  ds.path = "labels.tsv";
+  ds.label_names = {"0", "1"};
+  for (size_t i = 0; i < labels.size(); ++i) ds.examples.push_back({std::to_string(i), "text " + std::to_string(i), labels[i]});
+  return ds;
+}
+
+std::vector<std::string> ids(const ft::data::Dataset& ds) {
+  std::vector<std::string> out;
+  for (const auto& e : ds.examples) out.push_back(e.id);
+  return out;
+}
+
+}  // namespace
+
+TEST(StratifiedSplit, KeepsClassBalanceIsDisjointAndSeeded) {
+  // 300 of label 0, 100 of label 1, interleaved: a 0.1 split holds out exactly 30 and 10.
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 400; ++i) labels.push_back(i % 4 == 3 ? 1 : 0);
+  const auto ds = labelled(labels);
+  const auto a = ft::data::split_stratified(ds, 0.1, 42), b = ft::data::split_stratified(ds, 0.1, 42),
+             c = ft::data::split_stratified(ds, 0.1, 43);
+  int64_t held[2] = {0, 0};
+  for (const auto& e : a.held_out.examples) ++held[e.label];
+  EXPECT_EQ(held[0], 30);
+  EXPECT_EQ(held[1], 10);
+  EXPECT_EQ(a.train.examples.size(), 360u);
+  // Disjoint, together everything, each part in file order.
+  std::vector<std::string> all = ids(a.train), v = ids(a.held_out);
+  all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::unique(all.begin(), all.end()), all.end());
+  EXPECT_EQ(all.size(), 400u);
+  auto in_order = [](const ft::data::Dataset& d) {
+    for (size_t i = 1; i < d.examples.size(); ++i)
+      if (std::stoi(d.examples[i - 1].id) >= std::stoi(d.examples[i].id)) return false;
+    return true;
+  };
+  EXPECT_TRUE(in_order(a.train));
+  EXPECT_TRUE(in_order(a.held_out));
+  EXPECT_EQ(ids(a.held_out), ids(b.held_out));
+  EXPECT_NE(ids(a.held_out), ids(c.held_out));
+  // The examples keep their text and label.
+  for (const auto& e : a.held_out.examples) EXPECT_EQ(e.text, "text " + e.id);
+}
+
+TEST(StratifiedSplit, RejectsFractionsThatLeaveAPartEmpty) {
+  const auto ds = labelled({0, 1, 0, 1});
+  EXPECT_THROW(ft::data::split_stratified(ds, 0.0, 1), ft::Error);
+  EXPECT_THROW(ft::data::split_stratified(ds, 1.0, 1), ft::Error);
+  try {
+    ft::data::split_stratified(ds, 0.1, 1);  // rounds to 0 per label
+    FAIL() << "expected an error";
+  } catch (const ft::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("labels.tsv: a validation split of 0.1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no validation examples"), std::string::npos) << e.what();
+  }
+}

@@ -2,11 +2,18 @@
 // reproducibility promise and the files a run leaves behind (read back through the CLI).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <thread>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -297,6 +304,15 @@ TEST(Training, NonFiniteLossStopsWithoutWritingAModel) {
     EXPECT_FALSE(ft::file_exists(out / f)) << f;
 }
 
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> out(1);
+  for (char c : line) {
+    if (c == '\t') out.emplace_back();
+    else out.back() += c;
+  }
+  return out;
+}
+
 int run(const std::string& args) { return std::system((std::string(FT_BINARY) + " " + args + " > /dev/null 2>&1").c_str()); }
 
 TEST(TrainingCli, LoraRunThenEvalMergeAndPredictAgree) {
@@ -325,10 +341,15 @@ TEST(TrainingCli, LoraRunThenEvalMergeAndPredictAgree) {
   const auto p_adapter = ft::data::read_lines(ev / "predictions.tsv");
   const auto p_merged = ft::data::read_lines(ev2 / "predictions.tsv");
   ASSERT_EQ(p_adapter.size(), p_merged.size());
+  EXPECT_EQ(p_adapter[0], "id\tlabel\tprediction\tprobability\tlabel_probability");
   for (size_t i = 1; i < p_adapter.size(); ++i) {
-    const auto a = p_adapter[i], m = p_merged[i];
-    EXPECT_EQ(a.substr(0, a.rfind('\t')), m.substr(0, m.rfind('\t'))) << "row " << i;  // id, label, prediction
-    EXPECT_NEAR(std::stod(a.substr(a.rfind('\t') + 1)), std::stod(m.substr(m.rfind('\t') + 1)), 1e-4);
+    const auto a = split_tabs(p_adapter[i]), m = split_tabs(p_merged[i]);
+    ASSERT_EQ(a.size(), 5u);
+    ASSERT_EQ(m.size(), 5u);
+    for (size_t f = 0; f < 3; ++f) EXPECT_EQ(a[f], m[f]) << "row " << i;  // id, label, prediction
+    for (size_t f = 3; f < 5; ++f) EXPECT_NEAR(std::stod(a[f]), std::stod(m[f]), 1e-4) << "row " << i;
+    // The true label's probability is the predicted one's when the prediction is right, else the rest (2 labels).
+    EXPECT_NEAR(std::stod(a[4]), a[1] == a[2] ? std::stod(a[3]) : 1 - std::stod(a[3]), 1e-5) << "row " << i;
   }
 
   // predict --json on the merged model: one object per line, in input order.
@@ -357,6 +378,115 @@ TEST(TrainingCli, BadInputFailsWithOneClearLine) {
   EXPECT_NE(run_logged("train --model " + task.model + " --random-init --train-file " + task.train + " --output-dir " + out.path + " --fp16 --device cpu"), 0);
   EXPECT_NE(ft::read_file(log).find("--fp16"), std::string::npos) << ft::read_file(log);
   EXPECT_FALSE(ft::file_exists(out / "results.json"));
+}
+
+TEST(Validation, SplitSelectsEarlyStopsAsHFAndLeavesTheTestSetToTheEnd) {
+  SyntheticTask task;
+  TempDir out("validation");
+  ft::train::RunSpec spec = task.spec(out.path, "full");
+  spec.validation_split = 0.25;
+  spec.args.num_train_epochs = 0;
+  spec.args.max_steps = 60;
+  spec.args.learning_rate = 2e-2;  // noisy on purpose: some evaluations do not improve
+  spec.args.evaluation_strategy = "steps";
+  spec.args.eval_steps = 3;
+  spec.args.load_best_model_at_end = true;
+  spec.args.early_stopping_patience = 2;
+  const nlohmann::json r = ft::train::run_training(spec);
+
+  EXPECT_EQ(r["data"]["train"]["examples"], 600);  // 800 − 25%, stratified: 100 of each label held out
+  EXPECT_EQ(r["data"]["validation"]["examples"], 200);
+  EXPECT_EQ(r["data"]["test"]["examples"], 200);
+  EXPECT_EQ(r["data"]["selection_set"], "validation");
+  EXPECT_FALSE(r["data"]["test_used_for_selection"].get<bool>());
+  EXPECT_EQ(r["generalization_gap_set"], "validation");
+  EXPECT_DOUBLE_EQ(r["generalization_gap"].get<double>(),
+                   r["validation"]["final"]["loss"].get<double>() - r["train"]["final_loss"].get<double>());
+
+  // HF's EarlyStoppingCallback rule, replayed over the logged validation losses: the run must stop at
+  // the first evaluation where the patience runs out, or run to max_steps when it never does.
+  const nlohmann::json state = ft::read_json(out / "trainer_state.json");
+  double best = 0;
+  int counter = 0;
+  bool first = true;
+  int64_t expected_stop = 60, evals = 0;
+  for (const auto& e : state["log_history"]) {
+    if (!e.contains("eval_loss")) continue;
+    ++evals;
+    const double loss = e["eval_loss"];
+    counter = first || loss < best ? 0 : counter + 1;
+    if (first || loss < best) best = loss;
+    first = false;
+    if (counter >= 2) {
+      expected_stop = e["step"];
+      break;
+    }
+  }
+  EXPECT_EQ(r["train"]["steps"].get<int64_t>(), expected_stop);
+  EXPECT_EQ(r["train"]["stopped_early"].get<bool>(), expected_stop < 60);
+  EXPECT_LT(expected_stop, 60) << "the noisy run was expected to stop early; the rule was not exercised";
+  EXPECT_GE(evals, 3);
+  // The best validation model was kept, and the test set scored it once at the end.
+  EXPECT_DOUBLE_EQ(r["validation"]["final"]["loss"].get<double>(), best);
+  EXPECT_EQ(r["eval"]["final"]["n"], 200);
+  EXPECT_FALSE(r["eval"].contains("best"));
+  EXPECT_EQ(ft::data::read_lines(out / "predictions.tsv").size(), 201u);
+
+  // A threshold no improvement can pass: every evaluation after the first counts, so it stops at the third.
+  TempDir out2("validation_threshold");
+  spec.args.output_dir = out2.path;
+  spec.args.early_stopping_threshold = 100;
+  const nlohmann::json r2 = ft::train::run_training(spec);
+  EXPECT_EQ(r2["train"]["steps"], 9);
+  EXPECT_TRUE(r2["train"]["stopped_early"].get<bool>());
+
+  // A split and a file at once, or a fraction outside (0, 1), is refused before any training.
+  spec.validation_file = task.eval;
+  EXPECT_THROW(ft::train::run_training(spec), ft::Error);
+  spec.validation_file.clear();
+  spec.validation_split = 1.5;
+  EXPECT_THROW(ft::train::run_training(spec), ft::Error);
+  spec.validation_split = 0.25;
+  spec.args.load_best_model_at_end = false;  // HF requires it for early stopping
+  EXPECT_THROW(ft::train::run_training(spec), ft::Error);
+}
+
+// The test file is a named pipe that gets its contents only once training has finished: a run that
+// read it earlier would block before its first checkpoint and never get there.
+TEST(Validation, TestFileIsReadOnlyAfterTraining) {
+  SyntheticTask task;
+  TempDir out("validation_fifo");
+  const std::string fifo = out / "test.tsv", run_dir = out / "run", log = out / "log.txt";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::atomic<bool> done{false};
+  std::atomic<int> status{-1};
+  std::thread child([&] {
+    status = std::system((std::string(FT_BINARY) + " train --model " + task.model + " --random-init --threads 1 --train-file " +
+                          task.train + " --eval-file " + fifo + " --validation-split 0.25 --output-dir " + run_dir +
+                          " --num-train-epochs 2 --per-device-train-batch-size 16 --learning-rate 2e-3 --save-strategy epoch" +
+                          " > " + log + " 2>&1").c_str());
+    done = true;
+  });
+  const std::string last_checkpoint = run_dir + "/checkpoint-76";  // 600 examples, batch 16: 38 steps an epoch
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  while (!done && !ft::file_exists(last_checkpoint + "/trainer_state.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const bool trained_first = ft::file_exists(last_checkpoint + "/trainer_state.json") && !done;
+  // Now (or to unblock a run that opened the pipe too early) the test set arrives.
+  int fd = -1;
+  while (!done && (fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK)) < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (fd >= 0) {
+    fcntl(fd, F_SETFL, 0);  // blocking writes from here
+    const std::string contents = trained_first ? ft::read_file(task.eval) : std::string();
+    ASSERT_EQ(write(fd, contents.data(), contents.size()), static_cast<ssize_t>(contents.size()));
+    close(fd);
+  }
+  child.join();
+  ASSERT_TRUE(trained_first) << "the run did not finish training before reading its test file:\n" << ft::read_file(log);
+  ASSERT_EQ(status, 0) << ft::read_file(log);
+  const nlohmann::json r = ft::read_json(run_dir + "/results.json");
+  EXPECT_EQ(r["eval"]["final"]["n"], 200);
+  EXPECT_EQ(r["validation"]["final"]["n"], 200);
 }
 
 }  // namespace

@@ -12,7 +12,10 @@ void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> o, bool trai
   add_json_option(cmd, "adapter", Kind::Text, "A PEFT LoRA adapter directory to apply on top", o);
   add_json_option(cmd, "random_init", Kind::Flag, "Start from random weights (config.json only; the seed fixes them)", o);
   add_json_option(cmd, "tokenizer_name", Kind::Text, "Tokenizer directory (default: the model's)", o);
-  add_json_option(cmd, "eval_file", Kind::Text, "Labelled evaluation data (TSV/CSV/JSONL)", o, training ? "" : "--data");
+  add_json_option(cmd, "eval_file", Kind::Text,
+                  training ? "Labelled test data (TSV/CSV/JSONL); with a validation set it is scored once, at the end"
+                           : "Labelled evaluation data (TSV/CSV/JSONL)",
+                  o, training ? "" : "--data");
   add_json_option(cmd, "text_column", Kind::Text, "Text column/field (default: document)", o);
   add_json_option(cmd, "label_column", Kind::Text, "Label column/field (default: label)", o);
   add_json_option(cmd, "id_column", Kind::Text, "Id column/field (default: id; row number when absent)", o);
@@ -55,6 +58,12 @@ void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> o, bool trai
   add_json_option(cmd, "save_total_limit", Kind::Integer, "Keep only the newest N checkpoints (and the best)", o);
   add_json_option(cmd, "load_best_model_at_end", Kind::Flag, "Keep the best evaluated weights", o);
   add_json_option(cmd, "metric_for_best_model", Kind::Text, "eval_loss | eval_accuracy | eval_f1 ...", o);
+  add_json_option(cmd, "early_stopping_patience", Kind::Integer,
+                  "Stop after N evaluations without improvement (HF's EarlyStoppingCallback; 0: off)", o);
+  add_json_option(cmd, "early_stopping_threshold", Kind::Number, "Smallest improvement that resets the patience (0)", o);
+  add_json_option(cmd, "validation_split", Kind::Number,
+                  "Hold out this fraction of the training data (seeded, stratified) for evaluation and model selection", o);
+  add_json_option(cmd, "validation_file", Kind::Text, "Labelled validation data for evaluation and model selection", o);
   add_json_option(cmd, "group_by_length", Kind::Flag, "Batch similar lengths together (HF's sampler)", o);
 }
 

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -338,6 +340,30 @@ TextColumn parse_text_column(std::string_view contents, const std::string& path,
   });
   if (out.texts.empty()) throw Error(path + ": no rows after the header");
   return out;
+}
+
+Split split_stratified(const Dataset& ds, double fraction, uint64_t seed) {
+  std::ostringstream shown;
+  shown << fraction;
+  if (!(fraction > 0 && fraction < 1))
+    throw Error(ds.path + ": validation split must be a fraction in (0, 1), got " + shown.str());
+  std::vector<std::vector<size_t>> by_label(ds.label_names.size());
+  for (size_t i = 0; i < ds.examples.size(); ++i) by_label[static_cast<size_t>(ds.examples[i].label)].push_back(i);
+  std::vector<bool> held(ds.examples.size(), false);
+  for (size_t label = 0; label < by_label.size(); ++label) {
+    const std::vector<size_t>& rows = by_label[label];
+    const auto k = static_cast<size_t>(std::llround(fraction * static_cast<double>(rows.size())));
+    // One stream per label, so a label's choice does not depend on how many rows the others have.
+    for (size_t j : sample_without_replacement(rows.size(), k, splitmix64(seed ^ splitmix64(label)))) held[rows[j]] = true;
+  }
+  Split s;
+  s.train.path = s.held_out.path = ds.path;
+  s.train.label_names = s.held_out.label_names = ds.label_names;
+  for (size_t i = 0; i < ds.examples.size(); ++i) (held[i] ? s.held_out : s.train).examples.push_back(ds.examples[i]);
+  if (s.train.examples.empty() || s.held_out.examples.empty())
+    throw Error(ds.path + ": a validation split of " + shown.str() + " of " + std::to_string(ds.examples.size()) +
+                " examples leaves " + (s.train.examples.empty() ? "no training" : "no validation") + " examples");
+  return s;
 }
 
 Dataset load_dataset(const std::string& path, const DatasetOptions& opts) {

@@ -38,6 +38,14 @@ Dataset load_dataset(const std::string& path, const DatasetOptions& opts);
 // The same for a file's contents already in memory; `path` names it (and gives the format for "auto").
 Dataset parse_dataset(std::string_view contents, const std::string& path, const DatasetOptions& opts);
 
+// A seeded split stratified by label: from each label's examples, round(fraction · count) go to the
+// second part. Both parts keep file order; the same seed gives the same split. Throws ft::Error when
+// the fraction is not in (0, 1) or leaves either part empty.
+struct Split {
+  Dataset train, held_out;
+};
+Split split_stratified(const Dataset& ds, double fraction, uint64_t seed);
+
 // Lines of a text file without their LF / CRLF ends; a final line without newline is kept.
 std::vector<std::string> read_lines(const std::string& path);
 

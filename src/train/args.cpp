@@ -12,6 +12,7 @@ namespace ft::train {
   X(per_device_eval_batch_size) X(weight_decay) X(warmup_ratio) X(warmup_steps) X(lr_scheduler_type) \
   X(max_grad_norm) X(gradient_accumulation_steps) X(seed) X(evaluation_strategy) X(eval_steps)       \
   X(logging_steps) X(save_strategy) X(save_steps) X(save_total_limit) X(load_best_model_at_end) X(metric_for_best_model) \
+  X(early_stopping_patience) X(early_stopping_threshold)                                             \
   X(fp16) X(bf16) X(group_by_length) X(max_length) X(device) X(threads)
 
 nlohmann::json TrainingArguments::to_json() const {
@@ -66,6 +67,11 @@ void TrainingArguments::validate() const {
   require(!(fp16 && bf16), "--fp16 and --bf16 are mutually exclusive");
   require(max_length >= 2, "--max-length must be at least 2 ([CLS] and [SEP])");
   require(!load_best_model_at_end || evaluation_strategy != "no", "--load-best-model-at-end needs an evaluation strategy");
+  require(early_stopping_patience >= 0 && early_stopping_threshold >= 0,
+          "--early-stopping-patience and --early-stopping-threshold must be >= 0");
+  // As HF's EarlyStoppingCallback asserts: stopping early keeps the best model, not the last.
+  require(early_stopping_patience == 0 || load_best_model_at_end,
+          "--early-stopping-patience needs --load-best-model-at-end (and an evaluation strategy)");
 }
 
 double lr_factor(const std::string& type, int64_t step, int64_t warmup, int64_t total) {

@@ -29,6 +29,10 @@ struct TrainingArguments {
   int64_t save_total_limit = 0;  // > 0: keep only the newest N checkpoint-STEP folders (and the best)
   bool load_best_model_at_end = false;
   std::string metric_for_best_model = "eval_loss";  // eval_loss | eval_accuracy | eval_f1 ...
+  // HF's EarlyStoppingCallback: stop after this many evaluations in a row that did not improve the
+  // best metric by more than the threshold (0: never stop early).
+  int64_t early_stopping_patience = 0;
+  double early_stopping_threshold = 0.0;
   bool fp16 = false, bf16 = false;
   bool group_by_length = false;
   int64_t max_length = 128;

@@ -2,6 +2,10 @@
 
 #include <torch/version.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -24,7 +28,7 @@ const char* const kRunKeys[] = {"arm", "model_name_or_path", "random_init", "met
                                 "lora_dropout", "lora_target_modules", "tokenizer_name", "train_file", "eval_file",
                                 "text_column", "label_column", "id_column", "label_names", "data_format",
                                 "on_bad_row", "max_train_samples", "max_eval_samples", "adapter",
-                                "resume_from_checkpoint"};
+                                "resume_from_checkpoint", "validation_split", "validation_file"};
 
 std::vector<std::string> split_commas(const nlohmann::json& v) {
   if (v.is_array()) return v.get<std::vector<std::string>>();
@@ -53,13 +57,17 @@ data::Dataset load(const std::string& path, data::DatasetOptions opts, int64_t m
   return ds;
 }
 
+// probability: of the predicted label; label_probability: of the true one (what calibration needs).
 void write_predictions(const std::string& path, const Examples& data, const EvalResult& e,
                        const std::vector<std::string>& names) {
+  const torch::Tensor probs = e.probs.to(torch::kDouble).contiguous();  // [N,L]
+  const auto p = probs.accessor<double, 2>();
   write_file_atomic(path, [&](std::ostream& out) {
-    out << "id\tlabel\tprediction\tprobability\n";
+    out << "id\tlabel\tprediction\tprobability\tlabel_probability\n";
     for (size_t i = 0; i < data.size(); ++i)
       out << data.ids[i] << '\t' << names[static_cast<size_t>(data.labels[i])] << '\t'
-          << names[static_cast<size_t>(e.predictions[i])] << '\t' << e.probabilities[i] << '\n';
+          << names[static_cast<size_t>(e.predictions[i])] << '\t' << e.probabilities[i] << '\t'
+          << p[static_cast<int64_t>(i)][data.labels[i]] << '\n';
   });
 }
 
@@ -89,11 +97,13 @@ std::string summary_line(const nlohmann::json& r) {
   char buf[512];
   const auto& p = r.at("parameters");
   std::string eval = "no evaluation";
-  if (r.contains("eval")) {
-    const auto& e = r["eval"]["final"];
-    char eb[200];
-    std::snprintf(eb, sizeof eb, "accuracy %.4f, f1 %.4f, eval loss %.4f, gap %+.4f", e["accuracy"].get<double>(),
-                  e["f1"].get<double>(), e["loss"].get<double>(), r["generalization_gap"].get<double>());
+  if (r.contains("eval") || r.contains("validation")) {
+    const bool test = r.contains("eval");
+    const auto& e = r[test ? "eval" : "validation"]["final"];
+    char eb[240];
+    std::snprintf(eb, sizeof eb, "%s accuracy %.4f, f1 %.4f, loss %.4f, gap %+.4f (%s)", test ? "test" : "validation",
+                  e["accuracy"].get<double>(), e["f1"].get<double>(), e["loss"].get<double>(),
+                  r["generalization_gap"].get<double>(), r.value("generalization_gap_set", std::string("test")).c_str());
     eval = eb;
   }
   std::snprintf(buf, sizeof buf, "%s: %s, train loss %.4f; %lld trainable (%.2f%%); %.1f s, %.1f samples/s; checkpoint %.2f MB in %s",
@@ -128,6 +138,8 @@ RunSpec RunSpec::from_json(const nlohmann::json& j, const std::string& source) {
       else if (k == "tokenizer_name") s.tokenizer_dir = v.get<std::string>();
       else if (k == "train_file") s.train_file = v.get<std::string>();
       else if (k == "eval_file") s.eval_file = v.get<std::string>();
+      else if (k == "validation_split") s.validation_split = v.get<double>();
+      else if (k == "validation_file") s.validation_file = v.get<std::string>();
       else if (k == "text_column") s.data.text_column = v.get<std::string>();
       else if (k == "label_column") s.data.label_column = v.get<std::string>();
       else if (k == "id_column") s.data.id_column = v.get<std::string>();
@@ -163,6 +175,8 @@ nlohmann::json RunSpec::to_json() const {
   j["tokenizer_name"] = tokenizer_dir;
   j["train_file"] = train_file;
   j["eval_file"] = eval_file;
+  j["validation_split"] = validation_split;
+  j["validation_file"] = validation_file;
   j["text_column"] = data.text_column;
   j["label_column"] = data.label_column;
   j["id_column"] = data.id_column;
@@ -196,14 +210,43 @@ nlohmann::json run_training(const RunSpec& spec) {
   } else if (!resume_dir.empty() && !file_exists(join_path(resume_dir, "trainer_state.json"))) {
     throw Error("--resume: " + resume_dir + " is not a complete checkpoint (no trainer_state.json)");
   }
+  if (spec.validation_split != 0 && !spec.validation_file.empty())
+    throw Error("train: give --validation-split or --validation-file, not both");
+  const bool validating = spec.validation_split != 0 || !spec.validation_file.empty();
   const text::Tokenizer tok = text::Tokenizer::from_dir(tok_dir);
-  const data::Dataset train_ds = load(spec.train_file, spec.data, spec.max_train_samples, args.seed);
-  std::optional<data::Dataset> eval_ds;
-  if (!spec.eval_file.empty()) eval_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
+  data::Dataset train_ds = load(spec.train_file, spec.data, spec.max_train_samples, args.seed);
+  std::optional<data::Dataset> val_ds, test_ds;
+  if (spec.validation_split != 0) {
+    data::Split split = data::split_stratified(train_ds, spec.validation_split, args.seed);
+    train_ds = std::move(split.train);
+    val_ds = std::move(split.held_out);
+  } else if (!spec.validation_file.empty()) {
+    val_ds = load(spec.validation_file, spec.data, -1, args.seed);
+  }
+  // With a validation set the test set is read only after training, so nothing during training can
+  // depend on it; a missing file is still reported before the hours of training.
+  if (!spec.eval_file.empty()) {
+    if (validating) {
+      if (access(spec.eval_file.c_str(), R_OK) != 0) throw Error(spec.eval_file + ": cannot read the test file (" + std::strerror(errno) + ")");
+    } else {
+      test_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
+    }
+  }
   const Examples train_ex = tokenize(train_ds, tok, args.max_length);
-  const Examples eval_ex = eval_ds ? tokenize(*eval_ds, tok, args.max_length) : Examples{};
+  const Examples val_ex = val_ds ? tokenize(*val_ds, tok, args.max_length) : Examples{};
+  Examples test_ex = test_ds ? tokenize(*test_ds, tok, args.max_length) : Examples{};
+  std::string val_source;
+  if (val_ds) {
+    std::ostringstream percent;
+    percent << 100 * spec.validation_split;
+    val_source = spec.validation_split != 0 ? "a " + percent.str() + "% stratified split of " + spec.train_file : spec.validation_file;
+  }
   info("data: " + std::to_string(train_ex.size()) + " training examples from " + spec.train_file +
-       (eval_ds ? ", " + std::to_string(eval_ex.size()) + " evaluation examples from " + spec.eval_file : ""));
+       (val_ds ? ", " + std::to_string(val_ex.size()) + " validation examples (" + val_source + ")" : "") +
+       (spec.eval_file.empty() ? "" : validating ? ", the test set " + spec.eval_file + " is scored after training"
+                                                 : ", " + std::to_string(test_ex.size()) + " evaluation examples from " + spec.eval_file));
+  // The set that evaluation during training, model selection and the gap use.
+  const Examples* selection = val_ds ? &val_ex : test_ds ? &test_ex : nullptr;
 
   model::ModelSpec mspec = spec.model;
   mspec.labels = model_labels(train_ds, spec.model.dir);
@@ -243,8 +286,22 @@ nlohmann::json run_training(const RunSpec& spec) {
                          {"gradient_accumulation_steps", args.gradient_accumulation_steps},
                          {"group_by_length", args.group_by_length}, {"learning_rate", args.learning_rate},
                          {"lr_scheduler_type", args.lr_scheduler_type}, {"weight_decay", args.weight_decay},
-                         {"fp16", args.fp16}, {"bf16", args.bf16}};
-  const TrainOutcome out = trainer.train(train_ex, eval_ds ? &eval_ex : nullptr, resume_dir);
+                         {"fp16", args.fp16}, {"bf16", args.bf16},
+                         {"validation_split", spec.validation_split}, {"validation_file", spec.validation_file},
+                         {"early_stopping", {args.early_stopping_patience, args.early_stopping_threshold}}};
+  const TrainOutcome out = trainer.train(train_ex, selection, resume_dir);
+
+  // The test set, once, with the final (or best, by validation) weights.
+  std::optional<EvalResult> test_eval;
+  if (validating && !spec.eval_file.empty()) {
+    test_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
+    test_ex = tokenize(*test_ds, tok, args.max_length);
+    test_eval = evaluate(*model, test_ex, args.per_device_eval_batch_size, device, precision);
+    info("test: accuracy " + std::to_string(test_eval->metrics.accuracy) + " on " + std::to_string(test_ex.size()) +
+         " examples from " + spec.eval_file);
+  } else if (out.has_eval && !validating) {
+    test_eval = out.final_eval;
+  }
   const int64_t peak_rss = peak_rss_bytes();
 
   save_checkpoint(args.output_dir);
@@ -285,19 +342,28 @@ nlohmann::json run_training(const RunSpec& spec) {
                  {"samples_per_second", out.train_samples / train_s},
                  {"real_tokens_per_second", out.train_real_tokens / train_s},
                  {"steps", out.global_step}, {"epochs", out.epochs_done}, {"samples", out.train_samples},
-                 {"examples", train_ex.size()}}},
+                 {"examples", train_ex.size()}, {"stopped_early", out.stopped_early}}},
       {"memory", {{"peak_rss_bytes", peak_rss}, {"cuda_peak_allocated_bytes", cuda_peak_allocated_bytes()},
                   {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
       {"checkpoint", {{"path", args.output_dir}, {"bytes", checkpoint_bytes}}},
       {"environment", {{"device", device}, {"threads", num_threads()}, {"precision", precision},
                        {"torch_version", torch_version()}}}};
+  // Where every figure comes from: "eval" is always the test set; "validation" the selection set when there is one.
+  const std::string selection_set = val_ds ? "validation" : test_ds ? "test" : "";
+  results["data"] = {{"train", {{"file", spec.train_file}, {"examples", train_ex.size()}}},
+                     {"validation", val_ds ? nlohmann::json{{"source", val_source}, {"examples", val_ex.size()}} : nlohmann::json(nullptr)},
+                     {"test", test_ds ? nlohmann::json{{"file", spec.eval_file}, {"examples", test_ex.size()}} : nlohmann::json(nullptr)},
+                     {"selection_set", selection_set.empty() ? nlohmann::json(nullptr) : nlohmann::json(selection_set)},
+                     {"test_used_for_selection", selection_set == "test"}};
   if (out.has_eval) {
-    results["eval"] = {{"final", metrics_json(out.final_eval)}, {"best", metrics_json(out.best_eval)}};
-    results["eval"]["best"]["step"] = out.best_step;
-    results["eval"]["runtime_s"] = out.eval_runtime_s;
+    nlohmann::json during = {{"final", metrics_json(out.final_eval)}, {"best", metrics_json(out.best_eval)}, {"runtime_s", out.eval_runtime_s}};
+    during["best"]["step"] = out.best_step;
+    results[val_ds ? "validation" : "eval"] = during;
     results["generalization_gap"] = out.final_eval.loss - out.final_train_loss;
-    write_predictions(join_path(args.output_dir, "predictions.tsv"), eval_ex, out.final_eval, eval_ds->label_names);
+    results["generalization_gap_set"] = selection_set;
   }
+  if (test_eval && val_ds) results["eval"] = {{"final", metrics_json(*test_eval)}, {"runtime_s", test_eval->runtime_s}};
+  if (test_eval) write_predictions(join_path(args.output_dir, "predictions.tsv"), test_ex, *test_eval, test_ds->label_names);
   write_json_atomic(join_path(args.output_dir, "run_config.json"), spec.to_json());
   // Written last: its presence marks a finished run.
   write_json_atomic(join_path(args.output_dir, "results.json"), results);

@@ -15,7 +15,12 @@ struct RunSpec {
   std::string arm;  // a name for this run in comparisons; defaults to the method
   model::ModelSpec model;
   std::string tokenizer_dir;  // defaults to the model directory
-  std::string train_file, eval_file;
+  std::string train_file, eval_file;  // eval_file: the test set
+  // A validation set for evaluation during training, model selection, early stopping and the
+  // generalization gap: a seeded, stratified fraction of the training data, or a file. With one, the
+  // test set is read and scored once, after training; without, the test set plays both parts (the study's protocol).
+  double validation_split = 0;
+  std::string validation_file;
   data::DatasetOptions data;  // column names, label names, bad-row policy
   int64_t max_train_samples = -1, max_eval_samples = -1;
   // "" (a new run), "latest" (the newest complete checkpoint-STEP in output_dir) or a checkpoint folder.
@@ -23,7 +28,7 @@ struct RunSpec {
   TrainingArguments args;
 
   // Keys: every TrainingArguments key plus model_name_or_path, random_init, method, lora_r,
-  // lora_alpha, lora_dropout, lora_target_modules, tokenizer_name, train_file, eval_file,
+  // lora_alpha, lora_dropout, lora_target_modules, tokenizer_name, train_file, eval_file, validation_split, validation_file,
   // text_column, label_column, id_column, label_names, data_format, on_bad_row,
   // max_train_samples, max_eval_samples, arm, resume_from_checkpoint (true or a folder). Unknown keys are an error naming `source`.
   static RunSpec from_json(const nlohmann::json& j, const std::string& source);

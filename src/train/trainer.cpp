@@ -149,6 +149,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   size_t window_start = 0;  // first step (index into out.losses) of the current logging window
   double best_metric = 0;
   std::vector<torch::Tensor> best_state;
+  int64_t patience_counter = 0;  // evaluations in a row without enough improvement (early stopping)
 
   if (!resume_dir.empty()) {
     const std::string state_path = join_path(resume_dir, "trainer_state.json");
@@ -169,6 +170,8 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
     window_start = st.at("window_start").get<size_t>();
     out.best_step = st.at("best_global_step").is_null() ? -1 : st.at("best_global_step").get<int64_t>();
     if (out.best_step >= 0) best_metric = st.at("best_metric").get<double>();
+    patience_counter = st.value("early_stopping_patience_counter", int64_t{0});
+    out.stopped_early = args_.early_stopping_patience > 0 && patience_counter >= args_.early_stopping_patience;
     for (auto it = out.log_history.rbegin(); it != out.log_history.rend(); ++it)
       if (it->contains("loss")) {
         logged_loss = it->at("loss").get<double>();
@@ -216,6 +219,16 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
                   std::to_string(e.metrics.accuracy));
     const double metric = entry.at(args_.metric_for_best_model).get<double>();
     const bool better = out.best_step < 0 || (args_.greater_is_better() ? metric > best_metric : metric < best_metric);
+    if (args_.early_stopping_patience > 0) {
+      // HF's EarlyStoppingCallback: against the best before this evaluation, by more than the threshold.
+      const bool improved = out.best_step < 0 || (better && std::abs(metric - best_metric) > args_.early_stopping_threshold);
+      patience_counter = improved ? 0 : patience_counter + 1;
+      if (patience_counter >= args_.early_stopping_patience) {
+        out.stopped_early = true;
+        progress.note("early stopping at step " + std::to_string(out.global_step) + ": " + args_.metric_for_best_model +
+                      " did not improve in " + std::to_string(patience_counter) + " evaluations");
+      }
+    }
     if (better) {
       best_metric = metric;
       out.best_eval = e;
@@ -272,6 +285,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
                        {"train_runtime_s", seconds_so_far},
                        {"eval_runtime_s", eval_seconds + eval_seconds_here},
                        {"has_eval", out.has_eval},
+                       {"early_stopping_patience_counter", patience_counter},
                        {"fingerprint", fingerprint}});
     remove_tree(dir);
     std::filesystem::rename(tmp, dir);
@@ -294,12 +308,12 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   // The data position follows from the step: its epoch, then its first batch in that epoch.
   int64_t epoch = out.global_step / std::max<int64_t>(1, steps_per_epoch);
   size_t first_batch = static_cast<size_t>((out.global_step % std::max<int64_t>(1, steps_per_epoch)) * args_.gradient_accumulation_steps);
-  while (out.global_step < total_steps) {
+  while (out.global_step < total_steps && !out.stopped_early) {
     const auto batches = data::epoch_batches(lengths, args_.per_device_train_batch_size, order, epoch);
     // One optimizer step per group of gradient_accumulation_steps batches; a shorter last group
     // still steps, with its loss averaged over the batches it has.
     const size_t accum = static_cast<size_t>(args_.gradient_accumulation_steps);
-    for (size_t b = first_batch; b < batches.size() && out.global_step < total_steps; b += accum) {
+    for (size_t b = first_batch; b < batches.size() && out.global_step < total_steps && !out.stopped_early; b += accum) {
       const size_t group_end = std::min(batches.size(), b + accum);
       const double lr = lr_at(out.global_step);
       for (size_t micro = b; micro < group_end; ++micro) {
@@ -339,6 +353,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
       if (eval_enabled && args_.evaluation_strategy == "steps" && out.global_step % args_.eval_steps == 0) run_eval(epoch_f);
       if (saving && args_.save_strategy == "steps" && out.global_step % args_.save_steps == 0) save();
     }
+    if (out.stopped_early) break;  // within the epoch (eval_strategy steps): the run ends there, as HF's
     first_batch = 0;
     ++epoch;
     const bool epoch_complete = out.global_step < total_steps || args_.max_steps <= 0;

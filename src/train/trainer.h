@@ -48,6 +48,7 @@ struct TrainOutcome {
   EvalResult final_eval, best_eval;
   bool has_eval = false;
   int64_t best_step = -1;
+  bool stopped_early = false;  // by early_stopping_patience
   std::vector<double> losses;  // every optimizer step's loss, for reproducibility checks
 };
 
