@@ -64,7 +64,7 @@ TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
   EXPECT_NEAR((*lora_arm)["reduction_percent"]["train_runtime_s"].get<double>(), 100.0 * (fs - ls) / fs, 1e-9);
   const double fc = full["checkpoint"]["bytes"], lc = lora["checkpoint"]["bytes"];
   EXPECT_NEAR((*lora_arm)["reduction_percent"]["checkpoint_bytes"].get<double>(), 100.0 * (fc - lc) / fc, 1e-9);
-  EXPECT_EQ(c["verdicts"].size(), 6u);
+  EXPECT_EQ(c["verdicts"].size(), 8u) << "the six of the study, calibration, and seed stability (undecided with one seed)";
 
   const std::string png = ft::read_file(out + "/dashboard.png");
   ASSERT_GT(png.size(), 24u);

@@ -42,16 +42,21 @@ struct FakeRun {
   bool predictions = true;
   bool random_init = false;
   int64_t id_offset = 0;  // another offset: another set of examples
+  double learning_rate = 2e-5;
+  std::optional<double> validation_loss;  // set: the run chose on a validation set with this final loss
+  double confidence = -1;  // >= 0: predictions carry label probabilities, every prediction this confident
 };
 
 int64_t label_of(int64_t i) { return i % 2; }
 
-std::string predictions_tsv(const Wrong& w, int64_t id_offset = 0) {
-  std::string tsv = "id\tlabel\tprediction\tprobability\n";
+std::string predictions_tsv(const Wrong& w, int64_t id_offset = 0, double confidence = -1) {
+  std::string tsv = std::string("id\tlabel\tprediction\tprobability") + (confidence >= 0 ? "\tlabel_probability\n" : "\n");
   for (int64_t i = 0; i < kExamples; ++i) {
     const bool wrong = i >= w.from && i < w.to;
     const int64_t pred = wrong ? 1 - label_of(i) : label_of(i);
-    tsv += std::to_string(i + id_offset) + "\t" + std::to_string(label_of(i)) + "\t" + std::to_string(pred) + "\t0.9\n";
+    tsv += std::to_string(i + id_offset) + "\t" + std::to_string(label_of(i)) + "\t" + std::to_string(pred);
+    tsv += confidence >= 0 ? "\t" + std::to_string(confidence) + "\t" + std::to_string(wrong ? 1 - confidence : confidence) + "\n"
+                           : "\t0.9\n";
   }
   return tsv;
 }
@@ -60,7 +65,7 @@ void write_run(const std::string& dir, const FakeRun& r) {
   ft::make_dirs(dir);
   const double accuracy = 1.0 - static_cast<double>(r.wrong.to - r.wrong.from) / kExamples;
   const json eval = {{"loss", r.eval_loss}, {"accuracy", accuracy}, {"f1", r.f1}, {"n", kExamples}};
-  const json results = {
+  json results = {
       {"arm", r.arm},
       {"method", r.method},
       {"seed", r.seed},
@@ -72,7 +77,12 @@ void write_run(const std::string& dir, const FakeRun& r) {
       {"generalization_gap", r.gap},
       {"memory", {{"peak_rss_bytes", r.peak_rss_bytes}, {"cuda_peak_allocated_bytes", r.cuda_peak_bytes}}},
       {"checkpoint", {{"path", "checkpoint"}, {"bytes", r.checkpoint_bytes}}},
-      {"environment", {{"device", r.device}}}};
+      {"environment", {{"device", r.device}}},
+      {"hyperparameters", {{"learning_rate", r.learning_rate}, {"metric_for_best_model", "eval_loss"}}}};
+  if (r.validation_loss) {
+    results["data"] = {{"selection_set", "validation"}, {"test_used_for_selection", false}};
+    results["validation"] = {{"final", {{"loss", *r.validation_loss}}}};
+  }
   ft::write_json_atomic(ft::join_path(dir, "results.json"), results);
   // Loss falls over three epochs; validation flattens out above train, as fine-tuning does.
   json history = json::array();
@@ -86,7 +96,7 @@ void write_run(const std::string& dir, const FakeRun& r) {
   history.push_back({{"train_runtime", r.runtime_s}, {"train_loss", r.train_loss}, {"epoch", 3.0}, {"step", 300}});
   ft::write_json_atomic(ft::join_path(dir, "trainer_state.json"), {{"log_history", history}, {"global_step", 300}});
   if (!r.predictions) return;
-  ft::write_file_atomic(ft::join_path(dir, "predictions.tsv"), predictions_tsv(r.wrong, r.id_offset));
+  ft::write_file_atomic(ft::join_path(dir, "predictions.tsv"), predictions_tsv(r.wrong, r.id_offset, r.confidence));
 }
 
 // <run_dir>/robustness as `finetune robustness` leaves it: the clean set with the run's own mistakes,
@@ -342,11 +352,11 @@ TEST(ReportComparison, BaselineChoice) {
   o.baseline_arm = "lora";
   const json c = build_comparison(runs, o);
   EXPECT_EQ(c["baseline"], "lora");
-  EXPECT_EQ(c["verdicts"].size(), 12u) << "six claims for each of two arms";
-  // Baseline full_lr5e-5: the lora arm gets the six claims, the other full arm only the two on accuracy.
+  EXPECT_EQ(c["verdicts"].size(), 14u) << "six claims and seed stability (undecided with one seed) for each of two arms";
+  // Baseline full_lr5e-5: the lora arm gets the seven claims, the other full arm only the two on accuracy.
   o.baseline_arm = "full_lr5e-5";
   const json same = build_comparison(runs, o);
-  ASSERT_EQ(same["verdicts"].size(), 8u);
+  ASSERT_EQ(same["verdicts"].size(), 9u);
   int full_vs_full = 0;
   for (const json& v : same["verdicts"])
     if (v["arm"] == "full") {
@@ -657,6 +667,95 @@ TEST(ReportCli, RegeneratesOutputsAndPrintsVerdicts) {
   out.clear();
   EXPECT_NE(run_binary("report --run-dir " + empty.path, out), 0);
   EXPECT_NE(out.find("no results.json"), std::string::npos) << out;
+}
+
+TEST(ReportComparison, LearningRateSweepChoosesOnValidationAndRefusesTheTestSet) {
+  TempDir tmp("report_sweep");
+  std::vector<RunInfo> runs;
+  auto add = [&](FakeRun r, const std::string& name) {
+    write_run(tmp / name, r);
+    runs.push_back({r.arm, r.seed, tmp / name});
+  };
+  const double rates[] = {1e-5, 2e-5, 5e-5}, val_losses[] = {0.30, 0.25, 0.28};
+  const int64_t wrong[] = {150, 120, 130};
+  for (int i = 0; i < 3; ++i) {
+    FakeRun f = full_run();
+    f.learning_rate = rates[i];
+    f.validation_loss = val_losses[i];
+    f.wrong = {0, wrong[i]};
+    add(f, "full_lr" + std::to_string(i));
+  }
+  FakeRun l = lora_run();
+  l.learning_rate = 2e-4;
+  l.validation_loss = 0.26;
+  add(l, "lora");
+  const json c = build_comparison(runs);
+  ASSERT_TRUE(c.contains("sweeps")) << c.dump(2);
+  ASSERT_EQ(c["sweeps"].size(), 1u);
+  const json& sweep = c["sweeps"][0];
+  EXPECT_EQ(sweep["arm"], "full");
+  EXPECT_DOUBLE_EQ(sweep["chosen"].get<double>(), 2e-5);  // the lowest validation loss, not the best test accuracy (1e-5 is lower)
+  EXPECT_EQ(sweep["values"].size(), 3u);
+  EXPECT_TRUE(sweep["values"][1]["chosen"].get<bool>());
+  EXPECT_DOUBLE_EQ(sweep["values"][0]["score"].get<double>(), 0.30);
+  // Only the chosen run is compared.
+  EXPECT_EQ(c["runs"].size(), 2u);
+  EXPECT_DOUBLE_EQ(arm_of(c, "full")["metrics"]["accuracy"]["mean"].get<double>(), 1 - 120.0 / kExamples);
+  EXPECT_NE(render_markdown(c).find("Learning-rate sweeps"), std::string::npos);
+
+  // The same sweep chosen on the test set is refused.
+  TempDir tmp2("report_sweep_test");
+  std::vector<RunInfo> biased;
+  for (int i = 0; i < 2; ++i) {
+    FakeRun f = full_run();
+    f.learning_rate = rates[i];
+    write_run(tmp2 / ("full" + std::to_string(i)), f);
+    biased.push_back({f.arm, f.seed, tmp2 / ("full" + std::to_string(i))});
+  }
+  const std::string e = error_of([&] { build_comparison(biased); });
+  EXPECT_NE(e.find("several learning rates"), std::string::npos) << e;
+  EXPECT_NE(e.find("no validation set"), std::string::npos) << e;
+}
+
+TEST(ReportComparison, CalibrationAndSeedStabilityVerdicts) {
+  TempDir tmp("report_calibration");
+  std::vector<FakeRun> runs;
+  // The full arm says 0.99 for everything; LoRA is exactly as confident as it is right: LoRA is calibrated.
+  // Accuracy across seeds: full 0.95, 0.90, 0.80; LoRA 0.900, 0.901, 0.903 (the three smallest deviations).
+  const int64_t full_wrong[] = {50, 100, 200}, lora_wrong[] = {100, 99, 97};
+  for (int s = 0; s < 3; ++s) {
+    FakeRun f = full_run(), l = lora_run();
+    f.seed = l.seed = s;
+    f.wrong = {0, full_wrong[s]};
+    l.wrong = {0, lora_wrong[s]};
+    f.confidence = 0.99;
+    l.confidence = 1 - static_cast<double>(lora_wrong[s]) / kExamples;
+    runs.push_back(f);
+    runs.push_back(l);
+  }
+  const json c = build_comparison(write_runs(tmp, runs));
+  const json cal = verdict_of(c, "better calibrated (ECE)");
+  EXPECT_EQ(cal["holds"], true) << cal["evidence"];
+  ASSERT_TRUE(c.contains("calibration"));
+  EXPECT_EQ(c["calibration"]["pairs"].size(), 3u);
+  EXPECT_EQ(c["calibration"]["runs"].size(), 6u);
+  // Seed 0: full is 95% right at 0.99 (ECE 0.04); LoRA 90% right at 0.9 (ECE 0).
+  for (const json& r : c["calibration"]["runs"])
+    if (r["seed"] == 0) EXPECT_NEAR(r["ece"]["value"].get<double>(), r["arm"] == "full" ? 0.04 : 0.0, 1e-9) << r.dump();
+  const json stable = verdict_of(c, "more stable across seeds (accuracy)");
+  EXPECT_EQ(stable["holds"], true) << stable["evidence"];
+  ASSERT_EQ(c["stability"].size(), 2u);
+  EXPECT_DOUBLE_EQ(c["stability"][0]["p_less"].get<double>(), 1.0 / 20);
+  const std::string md = render_markdown(c);
+  for (const char* section : {"## Calibration", "## Seed stability", "## Data provenance"})
+    EXPECT_NE(md.find(section), std::string::npos) << section;
+  EXPECT_NE(md.find("the test set chose"), std::string::npos) << "runs without a validation set are flagged";
+
+  // Below three seeds: undecided, saying why; predictions without label probabilities: no calibration.
+  TempDir tmp2("report_calibration2");
+  const json c2 = build_comparison(write_runs(tmp2, {full_run(), lora_run()}));
+  EXPECT_TRUE(verdict_of(c2, "more stable across seeds (accuracy)")["holds"].is_null());
+  EXPECT_FALSE(c2.contains("calibration"));
 }
 
 }  // namespace

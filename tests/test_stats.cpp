@@ -219,4 +219,62 @@ TEST(Stats, MeanStd) {
   EXPECT_THROW(mean_std({}), ft::Error);
 }
 
+TEST(Stats, CalibrationHandComputed) {
+  // Confidences 0.9 (bin 13 of 15) and 0.7 (bin 10); one of the 0.9s is wrong.
+  ft::report::CalibrationInputs x;
+  x.confidence = {0.9, 0.9, 0.7, 0.7};
+  x.correct = {1, 0, 1, 1};
+  x.p_true = {0.9, 0.1, 0.7, 0.7};
+  const ft::report::Calibration c = ft::report::calibration(x);
+  // Bin 13: accuracy 0.5, confidence 0.9, weight 2/4; bin 10: accuracy 1, confidence 0.7, weight 2/4.
+  EXPECT_NEAR(c.ece, 0.5 * 0.4 + 0.5 * 0.3, 1e-12);
+  EXPECT_NEAR(c.brier, (0.01 + 0.81 + 0.09 + 0.09) / 4, 1e-12);
+  EXPECT_NEAR(c.nll, -(std::log(0.9) + std::log(0.1) + 2 * std::log(0.7)) / 4, 1e-12);
+  // A bootstrap draw is a multiset of indices.
+  const std::vector<size_t> twice_first = {0, 0};
+  EXPECT_NEAR(ft::report::calibration(x, &twice_first).ece, 0.1, 1e-12);
+
+  // Against itself every difference is exactly 0; an overconfident copy has the larger ECE throughout.
+  const auto same = ft::report::paired_calibration_bootstrap(x, x, 500, 1);
+  EXPECT_EQ(same.ece_diff.lo, 0);
+  EXPECT_EQ(same.ece_diff.hi, 0);
+  EXPECT_DOUBLE_EQ(same.ece_a.diff, c.ece);
+  ft::report::CalibrationInputs calibrated, overconfident;
+  for (int i = 0; i < 400; ++i) {
+    const bool right = i % 10 < 7;  // 70% right
+    calibrated.confidence.push_back(0.7);
+    calibrated.p_true.push_back(right ? 0.7 : 0.3);
+    calibrated.correct.push_back(right);
+    overconfident.confidence.push_back(0.99);
+    overconfident.p_true.push_back(right ? 0.99 : 0.01);
+    overconfident.correct.push_back(right);
+  }
+  const auto cmp = ft::report::paired_calibration_bootstrap(calibrated, overconfident, 1000, 7);
+  EXPECT_NEAR(cmp.a.ece, 0.0, 1e-12);
+  EXPECT_NEAR(cmp.b.ece, 0.29, 1e-12);
+  EXPECT_LT(cmp.ece_diff.hi, 0);
+  EXPECT_LT(cmp.nll_diff.hi, 0);
+  EXPECT_LE(cmp.ece_a.lo, cmp.a.ece + 1e-12);
+  EXPECT_THROW(ft::report::paired_calibration_bootstrap(x, calibrated), ft::Error);
+}
+
+TEST(Stats, DispersionPermutationTestHandCounted) {
+  // Deviations from each mean: a {1,0,1}, b {10,0,10}. Of the 20 ways to put 3 of the 6 pooled
+  // deviations in a, 4 give a sum <= 2 (no 10 among them), 18 a sum >= 2.
+  const auto t = ft::report::dispersion_permutation_test({1, 2, 3}, {0, 10, 20});
+  EXPECT_TRUE(t.exact);
+  EXPECT_EQ(t.permutations, 20);
+  EXPECT_NEAR(t.statistic, 2.0 / 3 - 20.0 / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(t.p_less, 4.0 / 20);
+  EXPECT_DOUBLE_EQ(t.p_greater, 18.0 / 20);
+  // Swapped, the tails swap.
+  const auto u = ft::report::dispersion_permutation_test({0, 10, 20}, {1, 2, 3});
+  EXPECT_DOUBLE_EQ(u.p_greater, 4.0 / 20);
+  // Five seeds each, a tight and a wide arm: the one extreme split of C(10,5) = 252 (and its tie).
+  const auto w = ft::report::dispersion_permutation_test({0.90, 0.901, 0.899, 0.9005, 0.8995}, {0.85, 0.95, 0.80, 1.0, 0.90});
+  EXPECT_EQ(w.permutations, 252);
+  EXPECT_LE(w.p_less, 0.05);
+  EXPECT_THROW(ft::report::dispersion_permutation_test({1}, {1, 2}), ft::Error);
+}
+
 }  // namespace

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -68,6 +69,11 @@ struct RunRecord {
   RunInfo info;
   std::string method, model, device, memory_source;
   std::map<std::string, std::optional<double>> values;
+  double learning_rate = 0;
+  // Which set chose the checkpoint and gives the gap ("validation", or "test" as in the study), and
+  // the run's final score there on its metric_for_best_model (what a learning-rate sweep compares).
+  std::string selection_set, selection_metric;
+  std::optional<double> selection_score;
 };
 
 RunRecord read_run(const RunInfo& info) {
@@ -97,6 +103,11 @@ RunRecord read_run(const RunInfo& info) {
   v["eval_loss"] = required_number(j, "/eval/final/loss", file);
   v["train_loss"] = required_number(j, "/train/final_loss", file);
   v["generalization_gap"] = required_number(j, "/generalization_gap", file);
+  r.learning_rate = optional_number(j, "/hyperparameters/learning_rate", file).value_or(0);
+  r.selection_set = optional_string(j, "/data/selection_set", file, "test");  // before validation sets existed
+  r.selection_metric = optional_string(j, "/hyperparameters/metric_for_best_model", file, "eval_loss");
+  const std::string key = r.selection_metric.rfind("eval_", 0) == 0 ? r.selection_metric.substr(5) : r.selection_metric;
+  if (r.selection_set == "validation") r.selection_score = optional_number(j, "/validation/final/" + key, file);
   return r;
 }
 
@@ -104,6 +115,9 @@ struct Predictions {
   std::string path;
   std::vector<std::string> ids;
   std::vector<int64_t> labels, preds;
+  // From the probability and label_probability columns, when the file has both (runs before
+  // calibration was measured lack the second): what calibration needs.
+  std::optional<CalibrationInputs> calibration;
 };
 
 std::vector<std::string> split_tabs(const std::string& line) {
@@ -151,9 +165,23 @@ Predictions read_predictions(const std::string& path) {
         throw Error(path + ":" + std::to_string(line_no) + ": " + name + " '" + s + "' is not an integer");
       return value;
     };
+    const auto probability = [&](const char* name) {
+      const std::string& s = field(name);
+      char* end = nullptr;
+      const double v = std::strtod(s.c_str(), &end);
+      if (s.empty() || *end != '\0' || !(v >= 0 && v <= 1))
+        throw Error(path + ":" + std::to_string(line_no) + ": " + name + " '" + s + "' is not a probability");
+      return v;
+    };
     p.ids.push_back(field("id"));
     p.labels.push_back(integer("label"));
     p.preds.push_back(integer("prediction"));
+    if (column.count("probability") && column.count("label_probability")) {
+      if (!p.calibration) p.calibration.emplace();
+      p.calibration->confidence.push_back(probability("probability"));
+      p.calibration->p_true.push_back(probability("label_probability"));
+      p.calibration->correct.push_back(p.labels.back() == p.preds.back());
+    }
   }
   if (column.empty()) throw Error(path + ": empty file, expected a header and one row per eval example");
   return p;
@@ -576,6 +604,184 @@ json robustness_section(const std::vector<Arm>& arms, std::map<std::string, Pred
   return section;
 }
 
+
+// Arms run at several learning rates (a compare sweep) keep the runs of the rate whose final model
+// scored best on the validation set, as mean over seeds; the others leave `records`. Choosing on
+// the test set would bias the comparison, so a sweep without a validation set is an error.
+json select_sweeps(std::vector<RunRecord>& records) {
+  json sweeps = json::array();
+  std::vector<std::string> arms;
+  for (const RunRecord& r : records)
+    if (std::find(arms.begin(), arms.end(), r.info.arm) == arms.end()) arms.push_back(r.info.arm);
+  std::vector<bool> keep(records.size(), true);
+  for (const std::string& arm : arms) {
+    std::vector<double> rates;
+    for (const RunRecord& r : records)
+      if (r.info.arm == arm && std::find(rates.begin(), rates.end(), r.learning_rate) == rates.end()) rates.push_back(r.learning_rate);
+    if (rates.size() < 2) continue;
+    std::sort(rates.begin(), rates.end());
+    std::string metric;
+    for (const RunRecord& r : records) {
+      if (r.info.arm != arm) continue;
+      const std::string file = join_path(r.info.dir, kResultsFile);
+      if (r.selection_set != "validation" || !r.selection_score)
+        throw Error(file + ": arm '" + arm + "' ran at several learning rates, but this run has no validation set; choosing "
+                    "among them on the test set would bias the comparison (give the arm validation_split or validation_file)");
+      if (metric.empty()) metric = r.selection_metric;
+      if (r.selection_metric != metric)
+        throw Error(file + ": the runs of arm '" + arm + "' were selected on different metrics (" + metric + ", " + r.selection_metric + ")");
+    }
+    const bool greater = metric.find("loss") == std::string::npos;
+    json values = json::array();
+    std::vector<int64_t> first_seeds;
+    size_t best = 0;
+    std::vector<double> scores;
+    for (const double rate : rates) {
+      std::vector<int64_t> seeds;
+      std::vector<double> xs;
+      for (const RunRecord& r : records)
+        if (r.info.arm == arm && r.learning_rate == rate) {
+          seeds.push_back(r.info.seed);
+          xs.push_back(*r.selection_score);
+        }
+      std::sort(seeds.begin(), seeds.end());
+      if (values.empty()) first_seeds = seeds;
+      if (seeds != first_seeds)
+        throw Error("arm '" + arm + "': every learning rate of a sweep needs the same seeds, so their means compare");
+      scores.push_back(mean_std(xs).mean);
+      if (greater ? scores.back() > scores[best] : scores.back() < scores[best]) best = scores.size() - 1;
+      values.push_back({{"learning_rate", rate}, {"seeds", seeds}, {"score", scores.back()}});
+    }
+    for (size_t i = 0; i < values.size(); ++i) values[i]["chosen"] = i == best;
+    for (size_t i = 0; i < records.size(); ++i)
+      if (records[i].info.arm == arm && records[i].learning_rate != rates[best]) keep[i] = false;
+    sweeps.push_back({{"arm", arm}, {"parameter", "learning_rate"}, {"metric", metric}, {"set", "validation"},
+                      {"values", values}, {"chosen", rates[best]}});
+  }
+  std::vector<RunRecord> kept;
+  for (size_t i = 0; i < records.size(); ++i)
+    if (keep[i]) kept.push_back(std::move(records[i]));
+  records = std::move(kept);
+  return sweeps;
+}
+
+json ci_json(const BootstrapCI& ci) { return {{"value", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}}; }
+
+// Reliability diagram data: per non-empty bin, its range, count, accuracy and mean confidence.
+json reliability_bins(const CalibrationInputs& x, int bins = 15) {
+  json out = json::array();
+  for (int b = 0; b < bins; ++b) {
+    double n = 0, right = 0, conf = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (std::clamp(static_cast<int>(std::ceil(x.confidence[i] * bins)) - 1, 0, bins - 1) == b) {
+        n += 1;
+        right += x.correct[i];
+        conf += x.confidence[i];
+      }
+    if (n > 0)
+      out.push_back({{"lo", static_cast<double>(b) / bins}, {"hi", static_cast<double>(b + 1) / bins}, {"count", n},
+                     {"accuracy", right / n}, {"confidence", conf / n}});
+  }
+  return out;
+}
+
+// comparison.json's calibration section (null when no run's predictions carry label probabilities):
+// ECE, Brier and NLL per run with bootstrap intervals, paired differences against the baseline per
+// shared seed, and the reliability bins; appends a "better calibrated" verdict per arm. It holds when
+// every shared seed's interval of ECE(arm) − ECE(baseline) lies below 0, does not hold when every one
+// lies above 0, and is undecided otherwise.
+json calibration_section(const std::vector<Arm>& arms, std::map<std::string, Predictions>& cache, const ComparisonOptions& o,
+                         json& verdicts) {
+  const Arm& base = arms.front();
+  auto inputs = [&](const RunRecord* r) -> const CalibrationInputs* {
+    const std::string path = join_path(r->info.dir, kPredictionsFile);
+    if (!file_exists(path)) return nullptr;
+    const Predictions& p = cached(cache, path);
+    return p.calibration ? &*p.calibration : nullptr;
+  };
+  json section = {{"bins", 15}, {"runs", json::array()}, {"pairs", json::array()}};
+  std::set<const RunRecord*> listed;
+  auto list_run = [&](const Arm& arm, const RunRecord* r, const BootstrapCI& ece, const BootstrapCI& brier, const BootstrapCI& nll) {
+    if (!listed.insert(r).second) return;
+    section["runs"].push_back({{"arm", arm.name}, {"seed", r->info.seed}, {"ece", ci_json(ece)}, {"brier", ci_json(brier)},
+                               {"nll", ci_json(nll)}, {"reliability", reliability_bins(*inputs(r))}});
+  };
+  for (size_t i = 1; i < arms.size(); ++i) {
+    const Arm& arm = arms[i];
+    const std::string claim = "better calibrated (ECE)";
+    std::vector<std::string> parts;
+    int below = 0, above = 0, tested = 0;
+    for (const RunRecord* r : arm.runs) {
+      const RunRecord* b = base.run_for_seed(r->info.seed);
+      const CalibrationInputs *xa = inputs(r), *xb = b ? inputs(b) : nullptr;
+      if (!xa || !xb) continue;
+      check_same_examples(cached(cache, join_path(r->info.dir, kPredictionsFile)), cached(cache, join_path(b->info.dir, kPredictionsFile)));
+      const CalibrationBootstrap cb = paired_calibration_bootstrap(*xa, *xb, o.bootstrap_resamples, o.bootstrap_seed, o.confidence);
+      list_run(base, b, cb.ece_b, cb.brier_b, cb.nll_b);
+      list_run(arm, r, cb.ece_a, cb.brier_a, cb.nll_a);
+      section["pairs"].push_back({{"arm", arm.name}, {"baseline", base.name}, {"seed", r->info.seed},
+                                  {"ece_diff", ci_json(cb.ece_diff)}, {"brier_diff", ci_json(cb.brier_diff)},
+                                  {"nll_diff", ci_json(cb.nll_diff)}});
+      ++tested;
+      below += cb.ece_diff.hi < 0;
+      above += cb.ece_diff.lo > 0;
+      parts.push_back("seed " + std::to_string(r->info.seed) + ": ECE " + format_fixed(cb.a.ece, 4) + " vs " +
+                      format_fixed(cb.b.ece, 4) + ", difference " + format_fixed(cb.ece_diff.diff, 4) + ", " +
+                      format_fixed(100 * o.confidence, 0) + "% CI [" + format_fixed(cb.ece_diff.lo, 4) + ", " +
+                      format_fixed(cb.ece_diff.hi, 4) + "]; Brier " + format_fixed(cb.a.brier, 4) + " vs " +
+                      format_fixed(cb.b.brier, 4) + "; NLL " + format_fixed(cb.a.nll, 4) + " vs " + format_fixed(cb.b.nll, 4));
+    }
+    if (tested == 0) continue;
+    std::string evidence;
+    for (size_t k = 0; k < parts.size(); ++k) evidence += (k ? "; " : "") + parts[k];
+    const std::optional<bool> holds = below == tested ? std::optional<bool>(true) : above == tested ? std::optional<bool>(false) : std::nullopt;
+    verdicts.push_back(verdict(arm, base, claim, holds, evidence));
+  }
+  if (section["runs"].empty()) return nullptr;
+  return section;
+}
+
+// comparison.json's stability section: per arm and metric (accuracy, generalization gap), the spread
+// across seeds and the dispersion permutation test against the baseline; appends a "more stable
+// across seeds" verdict (on accuracy) for every arm that changes the method, undecided below 3 seeds.
+json stability_section(const std::vector<Arm>& arms, const ComparisonOptions& o, json& verdicts) {
+  const Arm& base = arms.front();
+  json section = json::array();
+  for (size_t i = 1; i < arms.size(); ++i) {
+    const Arm& arm = arms[i];
+    if (arm.method == base.method) continue;
+    const std::string claim = "more stable across seeds (accuracy)";
+    if (arm.runs.size() < 3 || base.runs.size() < 3) {
+      verdicts.push_back(verdict(arm, base, claim, std::nullopt,
+                                 "needs at least 3 seeds per arm (" + arm.name + " has " + std::to_string(arm.runs.size()) +
+                                     ", " + base.name + " " + std::to_string(base.runs.size()) + ")"));
+      continue;
+    }
+    std::string evidence;
+    std::optional<bool> holds;
+    for (const char* key : {"accuracy", "generalization_gap"}) {
+      std::vector<double> xa, xb;
+      for (const RunRecord* r : arm.runs) xa.push_back(*r->values.at(key));
+      for (const RunRecord* r : base.runs) xb.push_back(*r->values.at(key));
+      const DispersionTest t = dispersion_permutation_test(xa, xb, o.bootstrap_seed);
+      const MeanStd sa = mean_std(xa), sb = mean_std(xb);
+      section.push_back({{"arm", arm.name}, {"baseline", base.name}, {"metric", key}, {"std_arm", sa.std}, {"std_baseline", sb.std},
+                         {"n_arm", sa.n}, {"n_baseline", sb.n}, {"statistic", t.statistic}, {"p_less", t.p_less},
+                         {"p_greater", t.p_greater}, {"permutations", t.permutations}, {"exact", t.exact}});
+      const std::string what = std::string(key) == "accuracy" ? "accuracy" : "gap";
+      const Formatter fmt = std::string(key) == "accuracy" ? Formatter([](double v) { return format_fixed(100 * v, 2) + " pp"; })
+                                                           : Formatter([](double v) { return format_fixed(v, 4); });
+      evidence += std::string(evidence.empty() ? "" : "; ") + what + " std " + fmt(sa.std) + " vs " + fmt(sb.std) +
+                  ", permutation test on absolute deviations p(less spread) = " + format_p_value(t.p_less) +
+                  ", p(more spread) = " + format_p_value(t.p_greater);
+      if (what == "accuracy")
+        holds = t.p_less <= o.alpha ? std::optional<bool>(true) : t.p_greater <= o.alpha ? std::optional<bool>(false) : std::nullopt;
+    }
+    verdicts.push_back(verdict(arm, base, claim, holds, evidence));
+  }
+  return section;
+}
+
 }  // namespace
 
 std::vector<RunInfo> discover_runs(const std::string& root) {
@@ -604,6 +810,7 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
   if (runs.empty()) throw Error("nothing to compare: no runs given");
   std::vector<RunRecord> records;
   for (const RunInfo& info : runs) records.push_back(read_run(info));
+  const json sweeps = select_sweeps(records);
 
   // Arms in order of first appearance; one run per (arm, seed) so pairing by seed is unambiguous.
   std::vector<std::string> order;
@@ -644,7 +851,9 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
                   {"equivalence_margin", options.equivalence_margin}};
   j["runs"] = json::array();
   for (const RunRecord& r : records)
-    j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir}});
+    j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir},
+                         {"learning_rate", r.learning_rate}, {"selection_set", r.selection_set}});
+  if (!sweeps.empty()) j["sweeps"] = sweeps;
   j["arms"] = json::array();
   for (const Arm& a : arms) j["arms"].push_back(arm_json(a, base));
 
@@ -674,6 +883,9 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
   }
   const json robustness = robustness_section(arms, cache, options, j["verdicts"]);
   if (!robustness.is_null()) j["robustness"] = robustness;
+  const json calibration = calibration_section(arms, cache, options, j["verdicts"]);
+  if (!calibration.is_null()) j["calibration"] = calibration;
+  j["stability"] = stability_section(arms, options, j["verdicts"]);
   return j;
 }
 

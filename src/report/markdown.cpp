@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -111,6 +112,78 @@ void render_robustness(std::ostringstream& out, const json& c) {
 
 }  // namespace
 
+// 2e-05, 0.0001: a learning rate as a config would spell it.
+std::string shortest(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// Which set chose each run's checkpoint and gave its gap, and the sweeps that chose learning rates.
+void render_provenance(std::ostringstream& out, const json& c) {
+  out << "\n## Data provenance\n\n";
+  std::map<std::string, std::set<std::string>> sets;
+  for (const json& r : c["runs"]) sets[r["arm"].get<std::string>()].insert(r.value("selection_set", std::string("test")));
+  bool test_chose = false;
+  for (const json& a : c["arms"]) {
+    const auto& s = sets[a["arm"].get<std::string>()];
+    std::string names;
+    for (const std::string& x : s) names += (names.empty() ? "" : " and ") + x;
+    test_chose = test_chose || s.count("test");
+    out << "- " << a["arm"].get<std::string>() << ": evaluation during training, checkpoint choice and the generalization gap on the "
+        << names << " set; accuracy, F1, eval loss and every paired test on the test set.\n";
+  }
+  if (test_chose)
+    out << "\nWhere the test set chose the checkpoint (no validation set, the study's protocol), test figures are optimistic "
+        << "and the gap is measured on the set that selected the model; give the arms validation_split or validation_file.\n";
+  if (!c.contains("sweeps")) return;
+  out << "\n## Learning-rate sweeps\n\n";
+  header(out, {"Arm", "Learning rate", "Seeds", "Validation score", "Chosen"});
+  for (const json& sw : c["sweeps"])
+    for (const json& v : sw["values"])
+      row(out, {sw["arm"], shortest(v["learning_rate"].get<double>()), std::to_string(v["seeds"].size()),
+                sw["metric"].get<std::string>() + " " + format_fixed(v["score"].get<double>(), 4), v["chosen"].get<bool>() ? "**yes**" : ""});
+  out << "\nEach arm's learning rate was chosen by the final model's score on the validation set (mean over seeds); "
+      << "only the chosen runs enter the comparison below, on the test set.\n";
+}
+
+void render_calibration(std::ostringstream& out, const json& c) {
+  out << "\n## Calibration\n\n";
+  const json& o = c["options"];
+  const std::string conf = format_fixed(100 * o["confidence"].get<double>(), 0) + "% CI";
+  auto with_ci = [](const json& x) {
+    return format_fixed(x["value"].get<double>(), 4) + " [" + format_fixed(x["lo"].get<double>(), 4) + ", " +
+           format_fixed(x["hi"].get<double>(), 4) + "]";
+  };
+  header(out, {"Arm", "Seed", "ECE (" + conf + ")", "Brier", "NLL"});
+  for (const json& r : c["calibration"]["runs"])
+    row(out, {r["arm"], std::to_string(r["seed"].get<int64_t>()), with_ci(r["ece"]), with_ci(r["brier"]), with_ci(r["nll"])});
+  if (!c["calibration"]["pairs"].empty()) {
+    out << "\n";
+    header(out, {"Arm vs " + c["baseline"].get<std::string>(), "Seed", "ECE diff", "Brier diff", "NLL diff"});
+    for (const json& p : c["calibration"]["pairs"])
+      row(out, {p["arm"], std::to_string(p["seed"].get<int64_t>()), with_ci(p["ece_diff"]), with_ci(p["brier_diff"]),
+                with_ci(p["nll_diff"])});
+  }
+  out << "\nECE: 15 equal-width confidence bins, Σ (n_bin/n)·|accuracy − mean confidence|; Brier: mean (1 − p(true label))²; "
+      << "NLL: mean −ln p(true label); intervals from the paired bootstrap of the statistics above. Overfitted models are "
+      << "typically overconfident, so this tests the study's overfitting story directly.\n";
+}
+
+void render_stability(std::ostringstream& out, const json& c) {
+  if (c["stability"].empty()) return;
+  out << "\n## Seed stability\n\n";
+  header(out, {"Arm vs baseline", "Metric", "Std arm", "Std baseline", "p (less spread)", "p (more spread)", "Permutations"});
+  for (const json& s : c["stability"])
+    row(out, {s["arm"].get<std::string>() + " vs " + s["baseline"].get<std::string>(), s["metric"],
+              format_fixed(s["std_arm"].get<double>(), 5), format_fixed(s["std_baseline"].get<double>(), 5),
+              format_p_value(s["p_less"].get<double>()), format_p_value(s["p_greater"].get<double>()),
+              std::to_string(s["permutations"].get<int64_t>()) + (s["exact"].get<bool>() ? " (exact)" : " (sampled)")});
+  out << "\nA permutation test on each run's absolute deviation from its arm's mean (a Levene-type test that needs no "
+      << "normality, fit for a handful of seeds): the share of relabellings of the deviations whose mean difference is at "
+      << "most (least) the observed one.\n";
+}
+
 std::string render_markdown(const json& c) {
   const Formatter count = [](double v) { return format_count(std::llround(v)); };
   const Formatter pct = [](double v) { return format_percent(v, 2); };
@@ -165,7 +238,8 @@ std::string render_markdown(const json& c) {
     row(out, {a["arm"], cell(m["accuracy"], fraction), cell(m["f1"], fraction), cell(m["eval_loss"], loss),
               cell(m["train_loss"], loss), cell(m["generalization_gap"], loss)});
   }
-  out << "\nGeneralization gap = eval loss − train loss.\n";
+  out << "\nGeneralization gap = loss − train loss on the set that chose the checkpoint (see Data provenance).\n";
+  render_provenance(out, c);
 
   const json& o = c["options"];
   out << "\n## Statistics\n\n";
@@ -196,6 +270,8 @@ std::string render_markdown(const json& c) {
         << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "%.\n";
   }
   if (c.contains("robustness")) render_robustness(out, c);
+  if (c.contains("calibration")) render_calibration(out, c);
+  if (c.contains("stability")) render_stability(out, c);
 
   out << "\n## Verdicts\n\n";
   if (c["verdicts"].empty()) out << "Only one arm: nothing to compare.\n";
@@ -216,7 +292,12 @@ std::string render_markdown(const json& c) {
   if (c.contains("robustness"))
     out << " Degrades less under a perturbation holds when the interval of drop(arm) − drop(baseline) lies entirely "
         << "below 0, does not hold when entirely above 0, and is undecided otherwise.";
-  out << "\n";
+  if (c.contains("calibration"))
+    out << " Better calibrated holds when, for every seed both arms ran, the interval of ECE(arm) − ECE(baseline) lies "
+        << "below 0, does not hold when every one lies above 0, and is undecided otherwise.";
+  out << " More stable across seeds needs 3 or more seeds per arm and holds when the permutation test's p (less spread) "
+      << "≤ " << format_fixed(o["alpha"].get<double>(), 2) << ", does not hold when p (more spread) is, and is undecided "
+      << "otherwise.\n";
   return out.str();
 }
 

@@ -127,6 +127,118 @@ Equivalence tost_equivalence(const std::vector<double>& per_example_diffs, doubl
   return e;
 }
 
+Calibration calibration(const CalibrationInputs& x, const std::vector<size_t>* sample, int bins) {
+  const size_t n = sample ? sample->size() : x.size();
+  if (n == 0) throw Error("calibration: no examples");
+  std::vector<double> count(static_cast<size_t>(bins), 0), conf(static_cast<size_t>(bins), 0), right(static_cast<size_t>(bins), 0);
+  Calibration c;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = sample ? (*sample)[k] : k;
+    // Bin b holds confidences in (b/bins, (b+1)/bins]; a confidence of exactly 0 goes to the first.
+    const auto b = static_cast<size_t>(std::clamp(static_cast<int>(std::ceil(x.confidence[i] * bins)) - 1, 0, bins - 1));
+    count[b] += 1;
+    conf[b] += x.confidence[i];
+    right[b] += x.correct[i];
+    c.brier += (1 - x.p_true[i]) * (1 - x.p_true[i]);
+    c.nll -= std::log(std::max(x.p_true[i], 1e-12));
+  }
+  for (size_t b = 0; b < count.size(); ++b)
+    if (count[b] > 0) c.ece += std::fabs(right[b] - conf[b]) / static_cast<double>(n);
+  c.brier /= static_cast<double>(n);
+  c.nll /= static_cast<double>(n);
+  return c;
+}
+
+CalibrationBootstrap paired_calibration_bootstrap(const CalibrationInputs& a, const CalibrationInputs& b, int resamples,
+                                                  uint64_t seed, double confidence) {
+  if (a.size() != b.size() || a.size() == 0)
+    throw Error("calibration bootstrap: " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " examples");
+  if (resamples < 1 || !(confidence > 0 && confidence < 1)) throw Error("calibration bootstrap: bad resamples or confidence");
+  CalibrationBootstrap r;
+  r.a = calibration(a);
+  r.b = calibration(b);
+  const size_t n = a.size();
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> sample(n);
+  // Per figure (ECE, Brier, NLL): values of a, of b and of a − b over the resamples.
+  std::vector<std::vector<double>> draws(9, std::vector<double>(static_cast<size_t>(resamples)));
+  for (size_t k = 0; k < static_cast<size_t>(resamples); ++k) {
+    for (size_t& i : sample) i = uniform_below(rng, n);
+    const Calibration ca = calibration(a, &sample), cb = calibration(b, &sample);
+    const double fa[3] = {ca.ece, ca.brier, ca.nll}, fb[3] = {cb.ece, cb.brier, cb.nll};
+    for (size_t f = 0; f < 3; ++f) {
+      draws[3 * f][k] = fa[f];
+      draws[3 * f + 1][k] = fb[f];
+      draws[3 * f + 2][k] = fa[f] - fb[f];
+    }
+  }
+  const double point_a[3] = {r.a.ece, r.a.brier, r.a.nll}, point_b[3] = {r.b.ece, r.b.brier, r.b.nll};
+  BootstrapCI* out[9] = {&r.ece_a, &r.ece_b, &r.ece_diff, &r.brier_a, &r.brier_b, &r.brier_diff, &r.nll_a, &r.nll_b, &r.nll_diff};
+  const double tail = (1 - confidence) / 2;
+  for (size_t d = 0; d < 9; ++d) {
+    std::sort(draws[d].begin(), draws[d].end());
+    const size_t f = d / 3;
+    out[d]->diff = d % 3 == 0 ? point_a[f] : d % 3 == 1 ? point_b[f] : point_a[f] - point_b[f];
+    out[d]->lo = quantile_sorted(draws[d], tail);
+    out[d]->hi = quantile_sorted(draws[d], 1 - tail);
+    out[d]->resamples = resamples;
+    out[d]->seed = seed;
+    out[d]->confidence = confidence;
+  }
+  return r;
+}
+
+DispersionTest dispersion_permutation_test(const std::vector<double>& a, const std::vector<double>& b, uint64_t seed) {
+  if (a.size() < 2 || b.size() < 2) throw Error("dispersion test: needs at least 2 values in each sample");
+  auto deviations = [](const std::vector<double>& v) {
+    double mean = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    std::vector<double> d;
+    for (double x : v) d.push_back(std::fabs(x - mean));
+    return d;
+  };
+  std::vector<double> pooled = deviations(a);
+  const std::vector<double> db = deviations(b);
+  pooled.insert(pooled.end(), db.begin(), db.end());
+  const size_t n = pooled.size(), na = a.size();
+  double total = 0;
+  for (double d : pooled) total += d;
+  // The statistic of a relabelling that puts `sum_a` (the sum of na deviations) in a.
+  auto statistic = [&](double sum_a) { return sum_a / static_cast<double>(na) - (total - sum_a) / static_cast<double>(n - na); };
+  double observed_sum = 0;
+  for (size_t i = 0; i < na; ++i) observed_sum += pooled[i];
+  DispersionTest t;
+  t.statistic = statistic(observed_sum);
+  const double eps = 1e-12 * std::max(1.0, std::fabs(t.statistic));  // ties up to rounding count as ties
+  int64_t less = 0, greater = 0;
+  auto tally = [&](double sum_a) {
+    const double s = statistic(sum_a);
+    less += s <= t.statistic + eps;
+    greater += s >= t.statistic - eps;
+    ++t.permutations;
+  };
+  if (n <= 22) {
+    for (uint32_t mask = 0; mask < (1u << n); ++mask) {
+      if (static_cast<size_t>(__builtin_popcount(mask)) != na) continue;
+      double sum_a = 0;
+      for (size_t i = 0; i < n; ++i)
+        if (mask >> i & 1u) sum_a += pooled[i];
+      tally(sum_a);
+    }
+  } else {
+    t.exact = false;
+    for (int k = 0; k < 200000; ++k) {
+      double sum_a = 0;
+      for (size_t i : sample_without_replacement(n, na, splitmix64(seed + static_cast<uint64_t>(k)))) sum_a += pooled[i];
+      tally(sum_a);
+    }
+  }
+  t.p_less = static_cast<double>(less) / static_cast<double>(t.permutations);
+  t.p_greater = static_cast<double>(greater) / static_cast<double>(t.permutations);
+  return t;
+}
+
 MeanStd mean_std(const std::vector<double>& values) {
   if (values.empty()) throw Error("mean/std of no values");
   MeanStd r;

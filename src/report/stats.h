@@ -1,5 +1,6 @@
 // Significance tests and summaries for comparing two fine-tuned models on the same examples.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -58,6 +59,41 @@ struct Equivalence {
 bool inside_margin(double lo, double hi, double margin);
 Equivalence tost_equivalence(const std::vector<double>& per_example_diffs, double margin, int resamples = 10000,
                              uint64_t seed = 42, double alpha = 0.05);
+
+// Calibration of predicted probabilities (Guo et al. 2017's measures) on labelled examples.
+struct CalibrationInputs {
+  std::vector<double> confidence;  // probability of the predicted label
+  std::vector<double> p_true;      // probability of the true label
+  std::vector<int8_t> correct;     // prediction == label
+  size_t size() const { return confidence.size(); }
+};
+struct Calibration {
+  double ece = 0;    // 15 equal-width confidence bins (b/15, (b+1)/15]: Σ (n_b/n)·|accuracy_b − mean confidence_b|
+  double brier = 0;  // mean (1 − p_true)²: sklearn's brier_score_loss on the true class
+  double nll = 0;    // mean −ln p_true (p_true clamped at 1e-12)
+};
+// On all examples, or on the multiset `sample` of their indices (a bootstrap draw).
+Calibration calibration(const CalibrationInputs& x, const std::vector<size_t>* sample = nullptr, int bins = 15);
+
+// Paired percentile bootstrap over examples (the same draws for both, as bootstrap_mean draws them):
+// intervals of each figure of a and of b, and of a − b. Throws ft::Error when the sizes differ.
+struct CalibrationBootstrap {
+  Calibration a, b;
+  BootstrapCI ece_a, ece_b, ece_diff, brier_a, brier_b, brier_diff, nll_a, nll_b, nll_diff;
+};
+CalibrationBootstrap paired_calibration_bootstrap(const CalibrationInputs& a, const CalibrationInputs& b, int resamples = 10000,
+                                                  uint64_t seed = 42, double confidence = 0.95);
+
+// Is a's spread across seeds smaller than b's? An exact permutation test (Monte Carlo with 200,000
+// seeded draws past 22 values in all) on the absolute deviations of each sample from its own mean,
+// statistic mean|dev a| − mean|dev b|. p_less: share of relabellings with a statistic <= the observed
+// one (small when a is less spread); p_greater: >= (small when a is more spread). Needs 2+ values each.
+struct DispersionTest {
+  double statistic = 0, p_less = 1, p_greater = 1;
+  int64_t permutations = 0;
+  bool exact = true;
+};
+DispersionTest dispersion_permutation_test(const std::vector<double>& a, const std::vector<double>& b, uint64_t seed = 42);
 
 struct MeanStd {
   double mean = 0;
