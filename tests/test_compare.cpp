@@ -259,4 +259,65 @@ TEST(Compare, RobustnessSectionEvaluatesEveryArmAndResumes) {
   EXPECT_NE(err.find("experiment.json: robustness perturbations: unknown perturbation 'typo'"), std::string::npos) << err;
 }
 
+TEST(Compare, ValidationSplitLearningRateSweepAndPerturbationsEndToEnd) {
+  TempDir dir("compare_sweep");
+  const std::string model = ft::testing::tiny_klue_model(dir), out = dir / "study";
+  nlohmann::json config = {
+      {"output_dir", out},
+      {"common", {{"model_name_or_path", model}, {"random_init", true},
+                  {"train_file", nsmc_path("ratings_train.txt")}, {"eval_file", nsmc_path("ratings_test.txt")},
+                  {"max_train_samples", 80}, {"validation_split", 0.25}, {"max_eval_samples", 60},
+                  {"num_train_epochs", 1}, {"threads", 1}}},
+      {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", {1e-4, 3e-3}}},
+                {{"arm", "lora"}, {"method", "lora"}, {"learning_rate", 1e-2}}}},
+      {"robustness", {{"perturbations", {{{"name", "no_spaces"}, {"rate", 1.0}}, {{"name", "jamo"}, {"rate", 0.2}}}}}}};
+  ft::write_json_atomic(dir / "experiment.json", config);
+  const std::string log_path = dir / "log.txt";
+  ASSERT_EQ(std::system((std::string(FT_BINARY) + " compare --config " + (dir / "experiment.json") + " > " + log_path + " 2>&1").c_str()), 0)
+      << ft::read_file(log_path);
+  // Each rate trained on the same 60 examples and chose on the same 20 held out; the lower final validation loss wins.
+  double best_loss = 1e300, best_rate = 0;
+  for (const char* rate : {"lr-0.0001", "lr-0.003"}) {
+    const auto r = ft::read_json(out + "/full/" + rate + "/results.json");
+    EXPECT_EQ(r["data"]["train"]["examples"], 60);
+    EXPECT_EQ(r["data"]["validation"]["examples"], 20);
+    EXPECT_EQ(r["data"]["selection_set"], "validation");
+    EXPECT_EQ(r["eval"]["final"]["n"], 60);
+    if (r["validation"]["final"]["loss"].get<double>() < best_loss) {
+      best_loss = r["validation"]["final"]["loss"];
+      best_rate = r["hyperparameters"]["learning_rate"];
+    }
+  }
+  const auto c = ft::read_json(out + "/comparison.json");
+  ASSERT_EQ(c["sweeps"].size(), 1u) << c.dump(2);
+  EXPECT_DOUBLE_EQ(c["sweeps"][0]["chosen"].get<double>(), best_rate);
+  ASSERT_EQ(c["runs"].size(), 2u);
+  for (const auto& r : c["runs"]) {
+    EXPECT_EQ(r["selection_set"], "validation");
+    if (r["arm"] == "full") EXPECT_DOUBLE_EQ(r["learning_rate"].get<double>(), best_rate);
+  }
+  EXPECT_TRUE(c.contains("robustness"));
+  EXPECT_TRUE(c.contains("calibration"));
+  const std::string report = ft::read_file(out + "/report.md"), log = ft::read_file(log_path);
+  for (const char* section : {"## Data provenance", "## Learning-rate sweeps", "## Robustness", "## Calibration", "## Verdicts"})
+    EXPECT_NE(report.find(section), std::string::npos) << section;
+  EXPECT_EQ(report.find("the test set chose"), std::string::npos);
+  // Every verdict of comparison.json is printed, with the same word.
+  for (const auto& v : c["verdicts"]) {
+    const std::string word = v["holds"].is_null() ? "undecided" : v["holds"].get<bool>() ? "holds" : "does not hold";
+    const std::string line = v["arm"].get<std::string>() + " vs " + v["baseline"].get<std::string>() + ": " +
+                             v["claim"].get<std::string>() + ": " + word + " — ";
+    EXPECT_NE(log.find(line), std::string::npos) << line;
+  }
+  EXPECT_GT(ft::read_file(out + "/robustness.png").size(), 1000u);
+
+  // A sweep without a validation set is refused before anything trains.
+  config["common"].erase("validation_split");
+  config["output_dir"] = dir / "biased";
+  ft::write_json_atomic(dir / "biased.json", config);
+  EXPECT_NE(std::system((std::string(FT_BINARY) + " compare --config " + (dir / "biased.json") + " > " + log_path + " 2>&1").c_str()), 0);
+  EXPECT_NE(ft::read_file(log_path).find("no validation set"), std::string::npos) << ft::read_file(log_path);
+  EXPECT_FALSE(ft::file_exists(dir / "biased/full"));
+}
+
 }  // namespace

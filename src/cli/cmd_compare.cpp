@@ -45,6 +45,9 @@ void add_compare_command(CLI::App& app) {
   add_json_option(cmd, "eval_file", Kind::Text, "Labelled evaluation data", common);
   add_json_option(cmd, "max_train_samples", Kind::Integer, "Seeded training subset", common);
   add_json_option(cmd, "max_eval_samples", Kind::Integer, "Seeded evaluation subset", common);
+  add_json_option(cmd, "validation_split", Kind::Number,
+                  "Hold out this fraction of the training data for evaluation and model selection; the test set is scored once, at the end",
+                  common);
   add_json_option(cmd, "num_train_epochs", Kind::Number, "Epochs for every arm", common);
   add_json_option(cmd, "max_steps", Kind::Integer, "Steps for every arm (overrides epochs)", common);
   add_json_option(cmd, "eval_steps", Kind::Integer, "Also evaluate every N steps", common);
@@ -64,7 +67,7 @@ void add_compare_command(CLI::App& app) {
     spec.common.update(*common);
     const nlohmann::json c = experiment::run_compare(spec, self_binary());
     std::cout << report::verdict_lines(c) << "comparison written to " << spec.output_dir
-              << " (report.md, comparison.json, dashboard.png, tradeoff.png)\n";
+              << " (report.md, comparison.json, dashboard.png, tradeoff.png, robustness.png)\n";
   });
 }
 

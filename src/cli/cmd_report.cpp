@@ -36,8 +36,9 @@ void run_report(ReportArgs a) {
   const std::vector<report::RunInfo> runs = report::discover_runs(a.run_dir);
   info("comparing " + std::to_string(runs.size()) + " runs below " + a.run_dir);
   const nlohmann::json c = report::write_comparison_outputs(a.run_dir, runs, a.options);
-  for (const char* name : {"comparison.json", "report.md", "dashboard.png", "tradeoff.png"})
-    info("wrote " + join_path(a.run_dir, name));
+  for (const char* name : {"comparison.json", "report.md", "dashboard.png", "tradeoff.png", "robustness.png"})
+    if (std::string(name) != "robustness.png" || c.contains("robustness") || c.contains("calibration"))
+      info("wrote " + join_path(a.run_dir, name));
   // The verdicts are the answer; print them on stdout so scripts can read them.
   std::cout << report::verdict_lines(c);
 }

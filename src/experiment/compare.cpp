@@ -5,9 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -117,15 +119,38 @@ std::vector<ArmRun> CompareSpec::expand() const {
   std::vector<ArmRun> runs;
   for (const int64_t seed : seeds) {
     for (const auto& arm : arms) {
-      ArmRun r;
-      r.arm = arm["arm"].get<std::string>();
-      r.seed = seed;
-      r.dir = join_path(output_dir, seeds.size() == 1 ? r.arm : join_path(r.arm, "seed-" + std::to_string(seed)));
-      r.config = common;
-      r.config.update(arm);
-      r.config["seed"] = seed;
-      r.config["output_dir"] = r.dir;
-      runs.push_back(std::move(r));
+      nlohmann::json config = common;
+      config.update(arm);
+      const std::string name = arm["arm"].get<std::string>();
+      // "learning_rate": [a, b, ...] sweeps: one run per rate in <arm>/lr-<rate>; the report keeps the
+      // rate the validation set prefers.
+      std::vector<nlohmann::json> rates = {config.value("learning_rate", nlohmann::json())};
+      const bool sweep = rates.front().is_array();
+      if (sweep) {
+        rates = rates.front().get<std::vector<nlohmann::json>>();
+        if (rates.empty() || !std::all_of(rates.begin(), rates.end(), [](const nlohmann::json& v) { return v.is_number(); }))
+          throw Error("compare: arm '" + name + "': learning_rate must be a number or a non-empty list of numbers");
+        const auto has = [&](const char* key) {
+          return config.contains(key) && !config[key].is_null() && config[key] != 0 && config[key] != "";
+        };
+        if (!has("validation_split") && !has("validation_file"))
+          throw Error("compare: arm '" + name + "' sweeps learning_rate but has no validation set; choosing a learning rate on "
+                      "the test set would bias the comparison (set validation_split or validation_file, in common or the arm)");
+      }
+      for (const nlohmann::json& rate : rates) {
+        ArmRun r;
+        r.arm = name;
+        r.seed = seed;
+        std::ostringstream rate_name;
+        if (sweep) rate_name << "lr-" << rate.get<double>();
+        const std::string base = sweep ? join_path(r.arm, rate_name.str()) : r.arm;
+        r.dir = join_path(output_dir, seeds.size() == 1 ? base : join_path(base, "seed-" + std::to_string(seed)));
+        r.config = config;
+        if (sweep) r.config["learning_rate"] = rate;
+        r.config["seed"] = seed;
+        r.config["output_dir"] = r.dir;
+        runs.push_back(std::move(r));
+      }
     }
   }
   return runs;
@@ -150,7 +175,12 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
   };
 
   auto label_of = [&](size_t i) {
+    const nlohmann::json& lr = runs[i].config["learning_rate"];
+    const bool swept = std::count_if(runs.begin(), runs.end(), [&](const ArmRun& o) {
+                         return o.arm == runs[i].arm && o.seed == runs[i].seed;
+                       }) > 1;
     return "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + runs[i].arm +
+           (swept ? " lr " + lr.dump() : "") +
            (spec.seeds.size() > 1 ? " seed " + std::to_string(runs[i].seed) : "");
   };
   std::vector<report::RunInfo> infos;

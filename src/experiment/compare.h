@@ -35,7 +35,9 @@ struct CompareSpec {
   // Reads {"output_dir", "seeds", "baseline", "equivalence_margin", "common": {...}, "arms": [{...}, ...],
   // "robustness": {"perturbations": [{"name", "rate"}, ...], "seed"}} over the defaults.
   void update_from_json(const nlohmann::json& j, const std::string& source);
-  // One run per seed × arm: dir = output_dir/arm (one seed) or output_dir/arm/seed-S.
+  // One run per seed × arm (× learning rate, for an arm that lists several: output_dir/arm/lr-R/...):
+  // dir = output_dir/arm (one seed) or output_dir/arm/seed-S. A learning-rate sweep without a
+  // validation set (validation_split or validation_file) is an error: the test set would choose.
   std::vector<ArmRun> expand() const;
 };
 

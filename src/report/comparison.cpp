@@ -588,7 +588,8 @@ json robustness_section(const std::vector<Arm>& arms, std::map<std::string, Pred
                            {"changed", p.changed}});
       }
       section["runs"].push_back({{"arm", arm.name}, {"seed", r->info.seed}, {"perturbation_seed", rr->seed},
-                                 {"clean_accuracy", clean}, {"results", results}});
+                                 {"clean_accuracy", clean}, {"n", cached(cache, rr->results.front().predictions).ids.size()},
+                                 {"results", results}});
       robust.emplace(r, std::move(*rr));
     }
   }
@@ -897,6 +898,8 @@ json write_comparison_outputs(const std::string& out_dir, const std::vector<RunI
   write_file_atomic(join_path(out_dir, "report.md"), render_markdown(comparison));
   write_dashboard(comparison, join_path(out_dir, "dashboard.png"));
   write_tradeoff(comparison, join_path(out_dir, "tradeoff.png"));
+  if (comparison.contains("robustness") || comparison.contains("calibration"))
+    write_robustness_chart(comparison, join_path(out_dir, "robustness.png"));
   return comparison;
 }
 

@@ -22,6 +22,13 @@
 //     the baseline), averaged over the shared seeds, gives acc-drop(arm) − acc-drop(base) and its
 //     paired-bootstrap interval at `confidence`. Holds when the interval lies entirely below 0,
 //     does not hold when entirely above 0, null (undecided) otherwise.
+//   better calibrated (ECE): every shared seed's paired-bootstrap interval of ECE(arm) − ECE(base)
+//     lies below 0 (holds), every one above 0 (does not hold), else undecided.
+//   more stable across seeds (accuracy): with 3+ seeds per arm, the exact permutation test on absolute
+//     deviations from each arm's mean gives p(less spread) <= alpha (holds) or p(more spread) <=
+//     alpha (does not hold), else undecided; below 3 seeds undecided.
+//   A learning-rate sweep (an arm's runs at several learning rates) keeps the rate whose final model
+//     scored best on the validation set (mean over seeds); without a validation set it is an error.
 //   memory reduced / faster / smaller generalization gap: the arm's mean is below the
 //     baseline's; with >= 2 seeds in both arms the difference must also exceed
 //     sqrt(s_arm² + s_base²), else it is within run-to-run noise and the claim fails. Memory
@@ -76,14 +83,22 @@ std::vector<RunInfo> discover_runs(const std::string& root);
 //     accuracy, drop, changed}]}], pairs: [{arm, baseline, perturbation, seeds, n, drop_arm, drop_baseline,
 //     mcnemar (per seed, on the perturbed set): [{seed, b, c, p_value}], bootstrap {diff =
 //     drop_arm − drop_baseline, lo, hi, ...}}]},
+//   sweeps (only when an arm ran at several learning rates): [{arm, parameter, metric, set, chosen,
+//     values: [{learning_rate, seeds, score, chosen}]}] (runs lists only the chosen runs),
+//   calibration (only when predictions carry label_probability): {bins, runs: [{arm, seed, ece, brier,
+//     nll (each {value, lo, hi}), reliability: [{lo, hi, count, accuracy, confidence}]}],
+//     pairs: [{arm, baseline, seed, ece_diff, brier_diff, nll_diff}]},
+//   stability: [{arm, baseline, metric, std_arm, std_baseline, n_arm, n_baseline, statistic, p_less,
+//     p_greater, permutations, exact}] (arms of another method with 3+ seeds each),
 //   verdicts: [{arm, baseline, claim, holds (true/false/null), evidence}].
 // Throws ft::Error naming the file for a missing or malformed results.json or
 // predictions.tsv, for two runs with the same arm and seed, or for an unknown baseline arm.
 nlohmann::json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions& options = {});
 
 // What `finetune report` and `finetune compare` produce, all written atomically into out_dir:
-// comparison.json, report.md, dashboard.png and tradeoff.png. The text outputs are written
-// before the charts, so they survive a missing gnuplot (which still throws ft::Error).
+// comparison.json, report.md, dashboard.png, tradeoff.png and (with robustness or calibration figures)
+// robustness.png. The text outputs are written before the charts, so they survive a missing gnuplot
+// (which still throws ft::Error).
 nlohmann::json write_comparison_outputs(const std::string& out_dir, const std::vector<RunInfo>& runs,
                                         const ComparisonOptions& options = {});
 

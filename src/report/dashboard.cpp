@@ -429,4 +429,87 @@ void write_tradeoff(const json& comparison, const std::string& png_path) {
   render(s.str(), {{"tradeoff.dat", f.str()}}, png_path);
 }
 
+void write_robustness_chart(const json& comparison, const std::string& png_path) {
+  const json& arms = comparison["arms"];
+  const std::vector<std::string> colors = arm_colors(arms);
+  std::map<std::string, std::string> data;
+  std::ostringstream s;
+  s << "set multiplot title 'Robustness and calibration' font ',16'\nset lmargin 12\nset rmargin 3\n";
+  const json empty = json::object();
+  const json& robust = comparison.contains("robustness") ? comparison["robustness"] : empty;
+  const json& calib = comparison.contains("calibration") ? comparison["calibration"] : empty;
+
+  // Left: accuracy on the clean and each perturbed set, per arm (mean over seeds), with 95% binomial intervals.
+  s << place({0.0, 0.0, 0.55, 0.95}) << kPanelReset;
+  if (robust.contains("perturbations")) {
+    std::vector<std::string> sets = {"clean"};
+    for (const json& p : robust["perturbations"]) sets.push_back(p["perturbation"]);
+    std::string tics, plots;
+    for (size_t k = 0; k < sets.size(); ++k) tics += (k ? ", " : "") + gp_quote(sets[k]) + " " + std::to_string(k);
+    double lo = 1, hi = 0;
+    for (size_t i = 0; i < arms.size(); ++i) {
+      const std::string arm = arms[i]["arm"];
+      DataFile f;
+      for (size_t k = 0; k < sets.size(); ++k) {
+        double sum = 0, n = 0;
+        int runs = 0;
+        for (const json& r : robust["runs"]) {
+          if (r["arm"] != arm) continue;
+          double acc = r["clean_accuracy"];
+          bool found = k == 0;
+          for (const json& x : r["results"])
+            if (x["perturbation"] == sets[k]) {
+              acc = x["accuracy"];
+              found = true;
+            }
+          if (!found) continue;
+          sum += acc;
+          n += r.value("n", 0.0);
+          ++runs;
+        }
+        if (runs == 0) continue;
+        const double acc = sum / runs, half = n > 0 ? 1.96 * std::sqrt(acc * (1 - acc) / n) : 0;  // n: all seeds' examples
+        lo = std::min(lo, acc - half);
+        hi = std::max(hi, acc + half);
+        // A small sideways offset per arm keeps the error bars apart.
+        f.num(static_cast<double>(k) + 0.08 * (static_cast<double>(i) - 0.5 * static_cast<double>(arms.size() - 1)))
+            .num(100 * acc).num(100 * half).end_row();
+      }
+      const std::string file = "robust_" + std::to_string(i) + ".dat";
+      data[file] = f.str();
+      plots += std::string(plots.empty() ? "" : ", ") + gp_quote(file) + " using 1:2:3 with yerrorlines pt 7 ps 1.2 lw 2 lc rgb " +
+               gp_quote(colors[i]) + " title " + gp_quote(arm);
+    }
+    s << "set title 'Accuracy under perturbation (95% binomial CI)'\nset ylabel 'accuracy (%)'\nset key bottom left\n"
+      << "set xrange [-0.4:" << format_fixed(static_cast<double>(sets.size()) - 0.6, 1) << "]\nset xtics (" << tics << ")"
+      << (sets.size() > 4 ? " rotate by -25" : "") << "\n"
+      << padded_yrange(100 * lo, 100 * hi, 0.5) << "plot " << plots << "\n";
+  } else {
+    s << "set title 'Accuracy under perturbation: no robustness runs'\nunset xtics\nunset ytics\nset xrange [0:1]\nset yrange [0:1]\n"
+      << "plot 2 notitle\n";
+  }
+
+  // Right: reliability diagram (accuracy against mean confidence per bin; the diagonal is perfect calibration).
+  s << place({0.55, 0.0, 0.45, 0.95}) << kPanelReset;
+  std::string plots = "x with lines dt 2 lc rgb '#888888' title 'perfectly calibrated'";
+  if (calib.contains("runs")) {
+    for (size_t i = 0; i < arms.size(); ++i) {
+      for (const json& r : calib["runs"]) {
+        if (r["arm"] != arms[i]["arm"]) continue;  // the first seed of each arm
+        DataFile f;
+        for (const json& b : r["reliability"]) f.num(b["confidence"]).num(b["accuracy"]).end_row();
+        const std::string file = "reliability_" + std::to_string(i) + ".dat";
+        data[file] = f.str();
+        plots += ", " + gp_quote(file) + " using 1:2 with linespoints pt 7 ps 1.2 lw 2 lc rgb " + gp_quote(colors[i]) +
+                 " title " + gp_quote(arms[i]["arm"].get<std::string>() + " (seed " + std::to_string(r["seed"].get<int64_t>()) + ")");
+        break;
+      }
+    }
+  }
+  s << "set title 'Reliability diagram (15 bins)'\nset xlabel 'mean confidence'\nset ylabel 'accuracy'\nset key top left\n"
+    << "set xrange [0.45:1.0]\nset yrange [0:1.0]\nset grid xtics ytics back lt 1 lw 1 lc rgb '#dddddd'\nplot " << plots << "\n";
+  s << "unset multiplot\n";
+  render(s.str(), data, png_path);
+}
+
 }  // namespace ft::report

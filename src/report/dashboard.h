@@ -17,5 +17,7 @@ void write_dashboard(const nlohmann::json& comparison, const std::string& png_pa
 
 // Accuracy against trainable parameters (log x), one labelled point per arm, error bars over seeds.
 void write_tradeoff(const nlohmann::json& comparison, const std::string& png_path);
+// robustness.png: accuracy on the clean and each perturbed set per arm, and the reliability diagram.
+void write_robustness_chart(const nlohmann::json& comparison, const std::string& png_path);
 
 }  // namespace ft::report
