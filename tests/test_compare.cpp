@@ -320,4 +320,46 @@ TEST(Compare, ValidationSplitLearningRateSweepAndPerturbationsEndToEnd) {
   EXPECT_FALSE(ft::file_exists(dir / "biased/full"));
 }
 
+// The same experiment three ways: one run after another, two at once, and as emitted jobs run by a
+// plain shell loop and then gathered by `finetune report`.
+TEST(Compare, ParallelRunsAndEmittedJobsGiveTheSequentialFigures) {
+  TempDir dir("compare_parallel");
+  const std::string model = ft::testing::tiny_klue_model(dir);
+  const nlohmann::json config = {
+      {"common", {{"model_name_or_path", model}, {"random_init", true}, {"train_file", nsmc_path("ratings_train.txt")},
+                  {"eval_file", nsmc_path("ratings_test.txt")}, {"max_train_samples", 64}, {"max_eval_samples", 80},
+                  {"num_train_epochs", 1}, {"threads", 1}}},
+      {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", 1e-3}},
+                {{"arm", "lora"}, {"method", "lora"}, {"learning_rate", 1e-2}}}}};
+  ft::write_json_atomic(dir / "experiment.json", config);
+  const std::string ft = std::string(FT_BINARY) + " ", cfg = " --config " + (dir / "experiment.json"), log = dir / "log.txt";
+  auto sh = [&](const std::string& cmd) { return std::system(("(" + cmd + ") > " + log + " 2>&1").c_str()); };
+  ASSERT_EQ(sh(ft + "compare" + cfg + " --output-dir " + (dir / "seq")), 0) << ft::read_file(log);
+  ASSERT_EQ(sh(ft + "compare" + cfg + " --parallel 2 --output-dir " + (dir / "par")), 0) << ft::read_file(log);
+  EXPECT_TRUE(ft::file_exists(dir / "par/full/train.log"));
+  EXPECT_TRUE(ft::file_exists(dir / "par/lora/train.log"));
+
+  ASSERT_EQ(sh(ft + "compare" + cfg + " --output-dir " + (dir / "jobs_out") + " --emit-jobs " + (dir / "jobs")), 0) << ft::read_file(log);
+  EXPECT_FALSE(ft::file_exists(dir / "jobs_out/full/results.json")) << "emitting trains nothing";
+  const std::string jobs = ft::read_file(dir / "jobs/jobs.sh");
+  EXPECT_NE(jobs.find("--only 1\n"), std::string::npos) << jobs;
+  EXPECT_NE(jobs.find("--only 2\n"), std::string::npos) << jobs;
+  EXPECT_NE(ft::read_file(dir / "jobs/slurm.sbatch").find("#SBATCH --array=1-2\n"), std::string::npos);
+  ASSERT_EQ(sh("grep -v '^#' " + (dir / "jobs/jobs.sh") + " | while read -r line; do bash -c \"$line\" || exit 1; done"), 0)
+      << ft::read_file(log);
+  EXPECT_FALSE(ft::file_exists(dir / "jobs_out/comparison.json")) << "a single job writes no report";
+  ASSERT_EQ(sh(ft + "report --run-dir " + (dir / "jobs_out")), 0) << ft::read_file(log);
+
+  const auto seq = ft::read_json(dir / "seq/comparison.json");
+  for (const char* other : {"par/comparison.json", "jobs_out/comparison.json"}) {
+    const auto c = ft::read_json(dir / other);
+    ASSERT_EQ(c["arms"].size(), seq["arms"].size()) << other;
+    for (size_t a = 0; a < seq["arms"].size(); ++a)
+      for (const char* m : {"accuracy", "f1", "eval_loss", "train_loss", "generalization_gap", "trainable_params"})
+        EXPECT_EQ(c["arms"][a]["metrics"][m]["mean"], seq["arms"][a]["metrics"][m]["mean"]) << other << " " << m;
+    EXPECT_EQ(c["pairs"][0]["mcnemar"], seq["pairs"][0]["mcnemar"]) << other;
+    EXPECT_EQ(c["pairs"][0]["bootstrap"], seq["pairs"][0]["bootstrap"]) << other;
+  }
+}
+
 }  // namespace

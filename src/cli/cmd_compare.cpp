@@ -29,6 +29,10 @@ void add_compare_command(CLI::App& app) {
   auto baseline = std::make_shared<std::string>();
   auto margin = std::make_shared<double>(0);  // 0: the config's, else 1.0
   auto common = std::make_shared<nlohmann::json>(nlohmann::json::object());
+  auto parallel = std::make_shared<size_t>(1);
+  auto devices = std::make_shared<std::vector<std::string>>();
+  auto emit = std::make_shared<std::string>();
+  auto only = std::make_shared<size_t>(0);
   cmd->add_option("--config", *config,
                   "Experiment JSON: {output_dir, seeds, baseline, equivalence_margin, common: {...}, arms: [{arm, ...}], "
                   "robustness: {perturbations: [{name, rate}], seed}}");
@@ -38,6 +42,11 @@ void add_compare_command(CLI::App& app) {
   cmd->add_flag("--overwrite", *overwrite, "Re-run arms that already finished");
   cmd->add_option("--equivalence-margin", *margin, "TOST margin on the accuracy difference, in points (default 1.0)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--parallel", *parallel, "Runs at once on the CPU, each with its share of the cores (1)")->check(CLI::Range(1, 64));
+  cmd->add_option("--devices", *devices, "Comma-separated devices (cuda:0,cuda:1): one run at a time on each")->delimiter(',');
+  cmd->add_option("--emit-jobs", *emit,
+                  "Write the pending runs as DIR/jobs.sh (one command a line) and DIR/slurm.sbatch (an array job) instead of running them");
+  cmd->add_option("--only", *only, "Run only run I (1-based, as the [I/N] messages count) and write no report")->check(CLI::PositiveNumber);
   // Flags that override the config's common settings.
   add_json_option(cmd, "model_name_or_path", Kind::Text, "Model directory (HF format)", common, "--model");
   add_json_option(cmd, "random_init", Kind::Flag, "Start every arm from random weights", common);
@@ -61,11 +70,16 @@ void add_compare_command(CLI::App& app) {
     if (!seeds->empty()) spec.seeds = *seeds;
     if (!baseline->empty()) spec.baseline = *baseline;
     spec.overwrite = *overwrite;
+    spec.parallel = *parallel;
+    spec.devices = *devices;
+    spec.emit_jobs = *emit;
+    spec.only = *only;
     if (*margin > 0) spec.equivalence_margin = *margin;
     // eval_steps alone means "evaluate every N steps" on top of the epoch-end evaluations.
     if (common->contains("eval_steps")) (*common)["eval_strategy"] = "steps";
     spec.common.update(*common);
     const nlohmann::json c = experiment::run_compare(spec, self_binary());
+    if (c.is_null()) return;  // jobs written, or one run of them done
     std::cout << report::verdict_lines(c) << "comparison written to " << spec.output_dir
               << " (report.md, comparison.json, dashboard.png, tradeoff.png, robustness.png)\n";
   });

@@ -1,15 +1,21 @@
 #include "experiment/compare.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -23,11 +29,13 @@ namespace ft::experiment {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-std::atomic<pid_t> g_child{0};
-// A terminal's Ctrl-C reaches the child by itself; a signal sent to this process alone is passed on.
+// The running children: a signal reaches every one (a terminal's Ctrl-C reaches them by itself too).
+constexpr size_t kMaxSlots = 64;
+std::array<std::atomic<pid_t>, kMaxSlots> g_children{};
 void on_interrupt(int sig) {
   g_interrupted = true;
-  if (const pid_t child = g_child.load(); child > 0) kill(child, sig);
+  for (auto& child : g_children)
+    if (const pid_t pid = child.load(); pid > 0) kill(pid, sig);
 }
 
 // Temp files of atomic writes that a killed run may have left (name.tmp.<pid>), at any depth:
@@ -37,21 +45,88 @@ void remove_stale_temp_files(const std::string& dir) {
     if (std::filesystem::path(path).filename().string().find(".tmp.") != std::string::npos) std::remove(path.c_str());
 }
 
-// Runs the child and returns its exit status; 128+signal when it was killed by one.
-int run_child(const std::string& binary, const std::vector<std::string>& args) {
+// One child process of a compare: a training or a robustness run.
+struct Job {
+  std::string label, dir;      // for messages; the run folder (cleaned of temp files after an interrupt)
+  std::string log;             // its output goes here when several run at once ("" = the terminal)
+  std::vector<std::string> args;
+};
+
+pid_t spawn(const std::string& binary, const Job& job) {
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(binary.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : job.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (!job.log.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 1, job.log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  }
   pid_t pid = 0;
-  if (posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
-    throw Error(binary + ": cannot start the training process");
-  g_child = pid;
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw Error("waitpid failed");
-  g_child = 0;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw Error(binary + ": cannot start " + job.label + " (" + std::strerror(rc) + ")");
+  return pid;
+}
+
+// Runs the jobs, at most one per slot at a time; `prepare(job, slot)` is called just before a job
+// starts (so it can write the slot's device into the job's config). Returns when all succeeded;
+// on a failure or an interrupt the others are stopped (their checkpoints stay, so a re-run resumes
+// them) and an ft::Error says which job and how.
+void run_jobs(const std::string& binary, std::vector<Job> jobs, size_t slots,
+              const std::function<void(Job&, size_t slot)>& prepare, const std::string& what) {
+  slots = std::min(slots, kMaxSlots);
+  std::vector<std::optional<size_t>> running(slots);  // job index per slot
+  std::vector<pid_t> pids(slots, 0);
+  size_t next = 0, active = 0;
+  std::string failure;
+  auto stop_all = [&] {
+    for (size_t k = 0; k < slots; ++k)
+      if (pids[k] > 0) kill(pids[k], SIGTERM);
+  };
+  while (next < jobs.size() || active > 0) {
+    while (failure.empty() && !g_interrupted && next < jobs.size() && active < slots) {
+      const size_t slot = static_cast<size_t>(std::find(running.begin(), running.end(), std::nullopt) - running.begin());
+      Job& job = jobs[next];
+      prepare(job, slot);
+      pids[slot] = spawn(binary, job);
+      g_children[slot] = pids[slot];
+      running[slot] = next++;
+      ++active;
+    }
+    if (active == 0) break;
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      throw Error(std::string("waitpid failed: ") + std::strerror(errno));
+    }
+    const size_t slot = static_cast<size_t>(std::find(pids.begin(), pids.end(), pid) - pids.begin());
+    if (slot == slots) continue;  // not one of ours
+    const Job& job = jobs[*running[slot]];
+    g_children[slot] = 0;
+    pids[slot] = 0;
+    running[slot].reset();
+    --active;
+    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
+      g_interrupted = true;
+      stop_all();
+      remove_stale_temp_files(job.dir);
+      if (failure.empty())
+        failure = "interrupted during " + job.label + "; finished runs are kept — run the same command again to continue";
+    } else if (rc != 0) {
+      if (failure.empty()) {
+        failure = job.label + " failed with exit status " + std::to_string(rc) +
+                  (job.log.empty() ? "; see its messages above" : "; see " + job.log);
+        stop_all();
+      }
+    } else if (!job.log.empty()) {
+      info(job.label + ": " + what + " finished (" + job.log + ")");
+    }
+  }
+  if (!failure.empty()) throw Error(failure);
 }
 
 // `finetune robustness` settings for a finished arm: its own run configuration (data, subset, length,
@@ -87,6 +162,13 @@ CompareSpec CompareSpec::study_defaults() {
        {"lora_dropout", 0.1}, {"lora_target_modules", {"query", "value"}}},
   });
   return s;
+}
+
+nlohmann::json CompareSpec::to_json() const {
+  nlohmann::json j = {{"output_dir", output_dir}, {"seeds", seeds}, {"baseline", baseline},
+                      {"equivalence_margin", equivalence_margin}, {"common", common}, {"arms", arms}};
+  if (robustness) j["robustness"] = robustness->to_json();
+  return j;
 }
 
 void CompareSpec::update_from_json(const nlohmann::json& j, const std::string& source) {
@@ -156,23 +238,65 @@ std::vector<ArmRun> CompareSpec::expand() const {
   return runs;
 }
 
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+void emit_jobs(const CompareSpec& spec, const std::vector<ArmRun>& runs, const std::string& binary) {
+  const std::string dir = std::filesystem::absolute(spec.emit_jobs).string();
+  const std::string config = std::filesystem::absolute(join_path(spec.output_dir, "compare_config.json")).string();
+  make_dirs(join_path(dir, "logs"));
+  std::string lines;
+  size_t pending = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (file_exists(join_path(runs[i].dir, "results.json")) && !spec.overwrite) continue;
+    // The relative paths of the config (data, model, output) resolve against the directory compare ran in.
+    lines += "cd " + shell_quote(std::filesystem::current_path().string()) + " && " + shell_quote(binary) +
+             " compare --config " + shell_quote(config) + " --only " + std::to_string(i + 1) + "\n";
+    ++pending;
+  }
+  write_file_atomic(join_path(dir, "jobs.sh"), "# One finished-or-resumed run per line (finetune compare --emit-jobs).\n" + lines);
+  write_file_atomic(join_path(dir, "slurm.sbatch"),
+                    "#!/bin/bash\n"
+                    "#SBATCH --job-name=finetune-compare\n"
+                    "#SBATCH --array=1-" + std::to_string(std::max<size_t>(pending, 1)) + "\n"
+                    "#SBATCH --output=" + join_path(dir, "logs") + "/%A_%a.log\n"
+                    "# Task k runs the k-th run of jobs.sh; then: finetune report --run-dir " + spec.output_dir + "\n"
+                    "set -euo pipefail\n"
+                    "line=$(grep -v '^#' " + shell_quote(join_path(dir, "jobs.sh")) + " | sed -n \"${SLURM_ARRAY_TASK_ID}p\")\n"
+                    "bash -c \"$line\"\n");
+  info("wrote " + std::to_string(pending) + " jobs to " + join_path(dir, "jobs.sh") + " and " + join_path(dir, "slurm.sbatch") +
+       "; when they are done: finetune report --run-dir " + spec.output_dir);
+}
+
+}  // namespace
+
 nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_binary) {
   const std::vector<ArmRun> runs = spec.expand();
+  if (spec.only > runs.size()) throw Error("compare: --only " + std::to_string(spec.only) + ": there are " + std::to_string(runs.size()) + " runs");
   make_dirs(spec.output_dir);
-  nlohmann::json recorded = {{"output_dir", spec.output_dir}, {"seeds", spec.seeds}, {"baseline", spec.baseline},
-                             {"equivalence_margin", spec.equivalence_margin}, {"common", spec.common}, {"arms", spec.arms}};
-  if (spec.robustness) recorded["robustness"] = spec.robustness->to_json();
-  write_json_atomic(join_path(spec.output_dir, "compare_config.json"), recorded);
+  write_json_atomic(join_path(spec.output_dir, "compare_config.json"), spec.to_json());
+  if (!spec.emit_jobs.empty()) {
+    emit_jobs(spec, runs, finetune_binary);
+    return nullptr;
+  }
 
   struct sigaction sa {}, old_int {}, old_term {};
   sa.sa_handler = on_interrupt;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
   g_interrupted = false;
-  auto restore = [&] {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-  };
+  struct Restore {
+    struct sigaction &i, &t;
+    ~Restore() {
+      sigaction(SIGINT, &i, nullptr);
+      sigaction(SIGTERM, &t, nullptr);
+    }
+  } restore{old_int, old_term};
 
   auto label_of = [&](size_t i) {
     const nlohmann::json& lr = runs[i].config["learning_rate"];
@@ -180,75 +304,80 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
                          return o.arm == runs[i].arm && o.seed == runs[i].seed;
                        }) > 1;
     return "[" + std::to_string(i + 1) + "/" + std::to_string(runs.size()) + "] " + runs[i].arm +
-           (swept ? " lr " + lr.dump() : "") +
-           (spec.seeds.size() > 1 ? " seed " + std::to_string(runs[i].seed) : "");
+           (swept ? " lr " + lr.dump() : "") + (spec.seeds.size() > 1 ? " seed " + std::to_string(runs[i].seed) : "");
   };
-  std::vector<report::RunInfo> infos;
+  const size_t slots = spec.devices.empty() ? std::max<size_t>(1, spec.parallel) : spec.devices.size();
+  // Several runs at once share the cores unless the config says how many threads each takes.
+  const int threads_each = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / static_cast<int>(slots));
+  auto place = [&](nlohmann::json& config, size_t slot) {
+    if (!spec.devices.empty()) config["device"] = spec.devices[slot];
+    if (slots > 1 && config.value("threads", 0) == 0) config["threads"] = threads_each;
+  };
+  auto selected = [&](size_t i) { return spec.only == 0 || spec.only == i + 1; };
+
+  std::vector<Job> training;
   std::vector<bool> trained_now(runs.size(), false);
   for (size_t i = 0; i < runs.size(); ++i) {
+    if (!selected(i)) continue;
     const ArmRun& r = runs[i];
     const std::string results = join_path(r.dir, "results.json");
-    const std::string label = label_of(i);
     if (file_exists(results) && !spec.overwrite) {
-      info(label + ": finished earlier, kept (" + results + "; --overwrite re-runs it)");
-    } else {
-      make_dirs(r.dir);
-      remove_stale_temp_files(r.dir);
-      // Checkpoints every epoch (unless the arm says otherwise), so an interrupted arm continues from
-      // its newest one instead of from step 0; --overwrite starts it clean.
-      if (spec.overwrite)
-        for (const std::string& path : list_dir(r.dir))
-          if (path.find("/checkpoint-") != std::string::npos) remove_tree(path);
-      nlohmann::json config = r.config;
-      if (config.value("save_strategy", std::string("no")) == "no") config["save_strategy"] = "epoch";
-      if (!config.contains("save_total_limit")) config["save_total_limit"] = 1;
-      const std::string cfg = join_path(r.dir, "arm_config.json");
-      write_json_atomic(cfg, config);
-      std::vector<std::string> args = {"train", "--config", cfg};
-      if (const std::string ckpt = train::latest_checkpoint(r.dir); !ckpt.empty()) {
-        info(label + ": resuming from " + ckpt + " → " + r.dir);
-        args.push_back("--resume");
-      } else {
-        info(label + ": training → " + r.dir);
-      }
-      trained_now[i] = true;
-      const int rc = run_child(finetune_binary, args);
-      if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
-        restore();
-        remove_stale_temp_files(r.dir);
-        throw Error("interrupted during " + r.arm + "; finished arms are kept — run the same command again to continue");
-      }
-      if (rc != 0) {
-        restore();
-        throw Error(r.arm + " (seed " + std::to_string(r.seed) + ") failed with exit status " + std::to_string(rc) +
-                    "; see its messages above");
-      }
-    }
-    infos.push_back({r.arm, r.seed, r.dir});
-  }
-  for (size_t i = 0; spec.robustness && i < runs.size(); ++i) {
-    const ArmRun& r = runs[i];
-    const std::string out = join_path(r.dir, "robustness");
-    if (!trained_now[i] && !spec.overwrite && robustness_up_to_date(out, *spec.robustness)) {
-      info(label_of(i) + ": robustness finished earlier, kept (" + out + ")");
+      info(label_of(i) + ": finished earlier, kept (" + results + "; --overwrite re-runs it)");
       continue;
     }
-    const std::string cfg = join_path(r.dir, "robustness_config.json");
-    write_json_atomic(cfg, robustness_config(r, *spec.robustness, out));
-    info(label_of(i) + ": robustness → " + out);
-    const int rc = run_child(finetune_binary, {"robustness", "--config", cfg});
-    if (g_interrupted || rc == 128 + SIGINT || rc == 128 + SIGTERM) {
-      restore();
-      remove_stale_temp_files(out);
-      throw Error("interrupted during the robustness run of " + r.arm + "; run the same command again to continue");
-    }
-    if (rc != 0) {
-      restore();
-      throw Error("robustness of " + r.arm + " (seed " + std::to_string(r.seed) + ") failed with exit status " +
-                  std::to_string(rc) + "; see its messages above");
-    }
+    make_dirs(r.dir);
+    remove_stale_temp_files(r.dir);
+    // Checkpoints every epoch (unless the arm says otherwise), so an interrupted arm continues from
+    // its newest one instead of from step 0; --overwrite starts it clean.
+    if (spec.overwrite)
+      for (const std::string& path : list_dir(r.dir))
+        if (path.find("/checkpoint-") != std::string::npos) remove_tree(path);
+    trained_now[i] = true;
+    training.push_back({label_of(i), r.dir, slots > 1 ? join_path(r.dir, "train.log") : "", {std::to_string(i)}});
   }
-  restore();
+  run_jobs(finetune_binary, training, slots, [&](Job& job, size_t slot) {
+    const ArmRun& r = runs[std::stoul(job.args.at(0))];
+    nlohmann::json config = r.config;
+    if (config.value("save_strategy", std::string("no")) == "no") config["save_strategy"] = "epoch";
+    if (!config.contains("save_total_limit")) config["save_total_limit"] = 1;
+    place(config, slot);
+    const std::string cfg = join_path(r.dir, "arm_config.json");
+    write_json_atomic(cfg, config);
+    job.args = {"train", "--config", cfg};
+    const std::string where = spec.devices.empty() ? "" : " on " + spec.devices[slot];
+    if (const std::string ckpt = train::latest_checkpoint(r.dir); !ckpt.empty()) {
+      info(job.label + ": resuming from " + ckpt + where + " → " + r.dir);
+      job.args.push_back("--resume");
+    } else {
+      info(job.label + ": training" + where + " → " + r.dir);
+    }
+  }, "training");
+
+  if (spec.robustness) {
+    std::vector<Job> robustness;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (!selected(i)) continue;
+      const std::string out = join_path(runs[i].dir, "robustness");
+      if (!trained_now[i] && !spec.overwrite && robustness_up_to_date(out, *spec.robustness)) {
+        info(label_of(i) + ": robustness finished earlier, kept (" + out + ")");
+        continue;
+      }
+      robustness.push_back({label_of(i) + " robustness", out, slots > 1 ? join_path(runs[i].dir, "robustness.log") : "", {std::to_string(i)}});
+    }
+    run_jobs(finetune_binary, robustness, slots, [&](Job& job, size_t slot) {
+      const ArmRun& r = runs[std::stoul(job.args.at(0))];
+      nlohmann::json config = robustness_config(r, *spec.robustness, job.dir);
+      place(config, slot);
+      const std::string cfg = join_path(r.dir, "robustness_config.json");
+      write_json_atomic(cfg, config);
+      job.args = {"robustness", "--config", cfg};
+      info(job.label + " → " + job.dir);
+    }, "robustness");
+  }
+  if (spec.only > 0) return nullptr;  // one run of a cluster job: `finetune report` gathers them all
+
+  std::vector<report::RunInfo> infos;
+  for (const ArmRun& r : runs) infos.push_back({r.arm, r.seed, r.dir});
   report::ComparisonOptions options;
   options.baseline_arm = spec.baseline;
   options.equivalence_margin = spec.equivalence_margin / 100;

@@ -28,6 +28,15 @@ struct CompareSpec {
   // When set, every finished arm is also evaluated on perturbed copies of its eval set
   // (`finetune robustness` into <arm dir>/robustness), and the report compares the drops.
   std::optional<RobustnessSettings> robustness;
+  // Where runs go: up to `parallel` at a time on the CPU (each with its share of the cores unless the
+  // config sets threads), or one at a time per device in `devices` (e.g. cuda:0, cuda:1). Several at
+  // once write their output to <run>/train.log and <run>/robustness.log.
+  size_t parallel = 1;
+  std::vector<std::string> devices;
+  // Cluster use: with emit_jobs, write the pending runs as jobs (see emit_jobs) instead of running
+  // them; with only = i (1-based, the [i/N] of the messages), run that one run and write no report.
+  std::string emit_jobs;
+  size_t only = 0;
 
   // The study's protocol: full (lr 2e-5) vs LoRA (r 8, alpha 32, query+value, lr 2e-4), batch 32,
   // 3 epochs, max length 128, seed 42, evaluation every epoch.
@@ -35,12 +44,19 @@ struct CompareSpec {
   // Reads {"output_dir", "seeds", "baseline", "equivalence_margin", "common": {...}, "arms": [{...}, ...],
   // "robustness": {"perturbations": [{"name", "rate"}, ...], "seed"}} over the defaults.
   void update_from_json(const nlohmann::json& j, const std::string& source);
+  // The experiment as update_from_json reads it (compare_config.json): what the jobs of a cluster re-read.
+  nlohmann::json to_json() const;
   // One run per seed × arm (× learning rate, for an arm that lists several: output_dir/arm/lr-R/...):
   // dir = output_dir/arm (one seed) or output_dir/arm/seed-S. A learning-rate sweep without a
   // validation set (validation_split or validation_file) is an error: the test set would choose.
   std::vector<ArmRun> expand() const;
 };
 
+// With spec.emit_jobs = DIR: writes DIR/jobs.sh, one line per pending run (`finetune compare --config
+// OUT/compare_config.json --only i`: trains run i, resuming from its checkpoint, and its robustness
+// run), and DIR/slurm.sbatch, an array job (`sbatch DIR/slurm.sbatch`) whose task k runs line k.
+// When they are done, `finetune report --run-dir OUT` (or this compare again) writes the report.
+//
 // Runs every unfinished arm (results.json absent, or all with overwrite) by spawning
 // `finetune_binary train --config DIR/arm_config.json`; with robustness settings, then
 // `finetune_binary robustness --config DIR/robustness_config.json` for every arm trained now or
