@@ -17,7 +17,8 @@
 #include "core/resources.h"
 #include "core/runtime.h"
 #include "data/dataset.h"
-#include "model/factory.h"
+#include "io/model_loader.h"
+#include "model/spec.h"
 #include "text/tokenizer.h"
 #include "train/trainer.h"
 
@@ -76,7 +77,7 @@ int main(int argc, char** argv) {
     spec.dir = config_dir;
     spec.random_init = true;
     spec.method = arm == "lora" ? "lora" : "full";
-    auto model = ft::model::build_model(spec);
+    auto model = ft::io::build_model(spec);
     model->to(torch::Device(device));
 
     double seconds = 0;

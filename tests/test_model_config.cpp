@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "io/hf_model.h"
-#include "model/factory.h"
+#include "model/spec.h"
 #include "test_util.h"
 
 namespace {

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "io/model_loader.h"
 #include "report/format.h"
 
 namespace ft::cli {
@@ -15,7 +16,7 @@ struct InspectArgs {
 };
 
 void run_inspect(const InspectArgs& a) {
-  model::Transformer m = model::build_model(a.spec);
+  model::Transformer m = io::build_model(a.spec);
   const model::ModelConfig& c = m->config();
   const model::ParamCounts counts = model::count_parameters(*m);
   const bool lora = m->has_lora();

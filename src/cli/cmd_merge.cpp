@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "io/hf_model.h"
+#include "io/model_loader.h"
 
 namespace ft::cli {
 
@@ -17,7 +18,7 @@ void add_merge_command(CLI::App& app) {
   cmd->add_option("--seed", spec->seed, "Seed of that random init")->capture_default_str();
   cmd->add_option("--output-dir", *out, "Where the merged model goes")->required();
   cmd->callback([=] {
-    model::Transformer m = model::build_model(*spec);
+    model::Transformer m = io::build_model(*spec);
     m->merge_lora();
     io::save_model(*out, *m);
     io::copy_tokenizer_files(spec->dir, *out);

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "data/dataset.h"
+#include "io/model_loader.h"
 #include "text/tokenizer.h"
 #include "train/inference.h"
 
@@ -31,7 +32,7 @@ void run_predict(PredictArgs& a) {
   }
   const std::string device = apply(a.rt);
   const text::Tokenizer tok = text::Tokenizer::from_dir(a.tokenizer_dir.empty() ? a.spec.dir : a.tokenizer_dir);
-  model::Transformer m = model::build_model(a.spec);
+  model::Transformer m = io::build_model(a.spec);
   m->to(torch::Device(device));
 
   std::vector<std::vector<int64_t>> seqs;

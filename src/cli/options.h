@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "model/factory.h"
+#include "model/spec.h"
 
 namespace ft::cli {
 

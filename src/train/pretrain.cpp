@@ -16,7 +16,8 @@
 #include "data/batching.h"
 #include "data/mlm.h"
 #include "io/hf_model.h"
-#include "model/factory.h"
+#include "io/model_loader.h"
+#include "model/spec.h"
 #include "text/tokenizer.h"
 #include "train/args.h"
 #include "train/metrics.h"
@@ -237,7 +238,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   mspec.seed = a.seed;
   const std::string tok_dir = a.resume ? resume_dir : a.tokenizer.empty() ? mspec.dir : a.tokenizer;
   const text::Tokenizer tok = text::Tokenizer::from_dir(tok_dir);
-  model::Transformer model = model::build_model(mspec);
+  model::Transformer model = io::build_model(mspec);
   const model::ModelConfig& cfg = model->config();
   if (tok.vocab_size() > static_cast<size_t>(cfg.vocab_size))
     throw Error(tok_dir + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +

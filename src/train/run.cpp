@@ -15,6 +15,7 @@
 #include "core/resources.h"
 #include "core/runtime.h"
 #include "io/hf_model.h"
+#include "io/model_loader.h"
 #include "io/peft_adapter.h"
 #include "text/tokenizer.h"
 #include "train/precision.h"
@@ -250,7 +251,7 @@ nlohmann::json run_training(const RunSpec& spec) {
 
   model::ModelSpec mspec = spec.model;
   mspec.labels = model_labels(train_ds, spec.model.dir);
-  model::Transformer model = model::build_model(mspec);
+  model::Transformer model = io::build_model(mspec);
   if (tok.vocab_size() > static_cast<size_t>(model->config().vocab_size))
     throw Error(tok_dir + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
                 std::to_string(model->config().vocab_size));
@@ -382,7 +383,7 @@ nlohmann::json run_evaluation(const RunSpec& spec, const std::string& output_dir
   const text::Tokenizer tok = text::Tokenizer::from_dir(tok_dir);
   const data::Dataset ds = load(spec.eval_file, spec.data, spec.max_eval_samples, spec.args.seed);
   const Examples ex = tokenize(ds, tok, spec.args.max_length);
-  model::Transformer model = model::build_model(spec.model);
+  model::Transformer model = io::build_model(spec.model);
   if (model->config().num_labels() != static_cast<int64_t>(ds.label_names.size()))
     throw Error(spec.eval_file + ": the data has " + std::to_string(ds.label_names.size()) + " labels but the model " +
                 std::to_string(model->config().num_labels()));

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "data/dataset.h"
-#include "model/factory.h"
+#include "model/spec.h"
 #include "train/args.h"
 
 namespace ft::train {

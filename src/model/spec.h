@@ -1,5 +1,6 @@
-// Builds the model a command asks for: architecture from config.json, weights (or random init),
-// the training method (full / lora / head) and an optional saved adapter.
+// What a command asks to build (config and weights directory, random init, the training method:
+// full / lora / head, an optional saved adapter; io::build_model builds it) and what a built model
+// holds (parameter counts by module group, as PEFT reports them).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -21,8 +22,6 @@ struct ModelSpec {
   // Overrides the label count (and names) of config.json, e.g. from the training data's label set.
   std::vector<std::string> labels;
 };
-
-Transformer build_model(const ModelSpec& spec);
 
 struct ParamGroup {
   std::string name;

@@ -1,36 +1,10 @@
-#include "model/factory.h"
+#include "model/spec.h"
 
 #include <torch/utils.h>
 
-#include "core/error.h"
-#include "core/log.h"
-#include "io/hf_model.h"
-#include "io/peft_adapter.h"
+#include <map>
 
 namespace ft::model {
-
-Transformer build_model(const ModelSpec& spec) {
-  if (spec.method != "full" && spec.method != "lora" && spec.method != "head")
-    throw Error("--method must be full, lora or head (got '" + spec.method + "')");
-  // One seed fixes every random draw of model construction: head init, LoRA init.
-  torch::manual_seed(spec.seed);
-  ModelConfig cfg = ModelConfig::load(spec.dir);
-  if (!spec.labels.empty()) cfg.id2label = spec.labels;
-  Transformer model(cfg, spec.head);
-  if (!spec.random_init) {
-    const std::string path = io::find_weights(spec.dir);
-    // A head trained for another label set cannot be reused: it is re-initialised instead.
-    io::load_state_dict(*model, io::read_state_dict(path), path, /*reinit_mismatched_head=*/!spec.labels.empty());
-  }
-  if (!spec.adapter_dir.empty()) {
-    io::load_adapter(spec.adapter_dir, *model);
-  } else if (spec.method == "lora") {
-    model->add_lora(spec.lora);
-  } else if (spec.method == "head") {
-    model->freeze_encoder();
-  }
-  return model;
-}
 
 ParamCounts count_parameters(TransformerImpl& model) {
   ParamCounts c;
