@@ -115,10 +115,10 @@ void run_jobs(const std::string& binary, std::vector<Job> jobs, size_t slots,
       stop_all();
       remove_stale_temp_files(job.dir);
       if (failure.empty())
-        failure = "interrupted during " + job.label + "; finished runs are kept — run the same command again to continue";
+        failure = "interrupted during " + what + " of " + job.label + "; finished runs are kept — run the same command again to continue";
     } else if (rc != 0) {
       if (failure.empty()) {
-        failure = job.label + " failed with exit status " + std::to_string(rc) +
+        failure = what + " of " + job.label + " failed with exit status " + std::to_string(rc) +
                   (job.log.empty() ? "; see its messages above" : "; see " + job.log);
         stop_all();
       }
@@ -362,7 +362,7 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
         info(label_of(i) + ": robustness finished earlier, kept (" + out + ")");
         continue;
       }
-      robustness.push_back({label_of(i) + " robustness", out, slots > 1 ? join_path(runs[i].dir, "robustness.log") : "", {std::to_string(i)}});
+      robustness.push_back({label_of(i), out, slots > 1 ? join_path(runs[i].dir, "robustness.log") : "", {std::to_string(i)}});
     }
     run_jobs(finetune_binary, robustness, slots, [&](Job& job, size_t slot) {
       const ArmRun& r = runs[std::stoul(job.args.at(0))];
@@ -371,7 +371,7 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
       const std::string cfg = join_path(r.dir, "robustness_config.json");
       write_json_atomic(cfg, config);
       job.args = {"robustness", "--config", cfg};
-      info(job.label + " → " + job.dir);
+      info(job.label + ": robustness → " + job.dir);
     }, "robustness");
   }
   if (spec.only > 0) return nullptr;  // one run of a cluster job: `finetune report` gathers them all
