@@ -3,6 +3,8 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "distributed/group.h"
+#include "distributed/launch.h"
 #include "train/run.h"
 
 namespace ft::cli {
@@ -56,6 +58,7 @@ void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> o, bool trai
   add_json_option(cmd, "load_best_model_at_end", Kind::Flag, "Keep the best evaluated weights", o);
   add_json_option(cmd, "metric_for_best_model", Kind::Text, "eval_loss | eval_accuracy | eval_f1 ...", o);
   add_json_option(cmd, "group_by_length", Kind::Flag, "Batch similar lengths together (HF's sampler)", o);
+  add_json_option(cmd, "ddp_timeout", Kind::Integer, "Data parallel: seconds a rendezvous or all-reduce may wait (1800)", o);
 }
 
 void add_train_command(CLI::App& app) {
@@ -68,12 +71,14 @@ void add_train_command(CLI::App& app) {
   CLI::Option* resume_opt =
       cmd->add_option("--resume", *resume, "Continue from the newest checkpoint-STEP in --output-dir, or from the one given")
           ->expected(0, 1);
+  auto nproc = add_nproc_option(cmd);
   cmd->callback([=] {
+    if (launch_here(*nproc)) return;
     nlohmann::json j = merged_config(*config, *overrides);
     if (resume_opt->count() > 0) j["resume_from_checkpoint"] = resume->empty() ? nlohmann::json(true) : nlohmann::json(*resume);
     const train::RunSpec spec = train::RunSpec::from_json(j, config->empty() ? "command line" : *config);
     const nlohmann::json r = train::run_training(spec);
-    std::cout << train::summary_line(r) << "\n";
+    if (distributed::launch_env().rank == 0) std::cout << train::summary_line(r) << "\n";
   });
 }
 
