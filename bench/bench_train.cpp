@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
 
     double seconds = 0;
     int64_t samples = 0, tokens = 0, allreduce_bytes = 0;
+    double allreduce_seconds = 0;
     if (arm == "eval") {
       ft::train::evaluate(*model, ex, batch, device, precision);  // warm-up pass
       ft::reset_cuda_peak_stats();
@@ -126,9 +127,10 @@ int main(int argc, char** argv) {
       samples = out.train_samples;
       tokens = out.train_real_tokens;
       allreduce_bytes = out.allreduce_bytes_per_step;
+      allreduce_seconds = out.allreduce_seconds;
     }
     // The ranks' sums (one process: its own figures), then what this arm is.
-    nlohmann::json r = ft::train::rank_statistics(group.get(), samples, tokens, seconds, allreduce_bytes);
+    nlohmann::json r = ft::train::rank_statistics(group.get(), samples, tokens, seconds, allreduce_bytes, allreduce_seconds);
     if (group && group->rank() != 0) return 0;
     r["real_tokens_per_second"] = r["real_tokens"].get<double>() / seconds;
     r["arm"] = arm;
@@ -138,6 +140,7 @@ int main(int argc, char** argv) {
     r["matmul_gflops"] = gflops;
     r["seconds"] = seconds;
     r["global_batch"] = global_batch;
+    r["steps"] = steps;
     r["peak_rss_bytes"] = ft::peak_rss_bytes();
     r["cuda_peak_allocated_bytes"] = ft::cuda_peak_allocated_bytes();
     std::printf("%s\n", r.dump().c_str());

@@ -25,6 +25,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/resources.h"
 
 namespace ft::distributed {
 namespace {
@@ -179,6 +180,7 @@ GradientSync::GradientSync(Group& group, const std::vector<torch::Tensor>& param
 }
 
 void GradientSync::all_reduce(torch::Tensor& loss) {
+  const Stopwatch clock;
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> flat;
   for (const auto& bucket : buckets_) {
@@ -204,6 +206,7 @@ void GradientSync::all_reduce(torch::Tensor& loss) {
     }
   }
   loss = flat.back().reshape({});
+  seconds_ += clock.seconds();
 }
 
 }  // namespace ft::distributed

@@ -73,6 +73,9 @@ class GradientSync {
   void all_reduce(torch::Tensor& loss);
   // What the last all_reduce handed to the collectives, per rank: gradient buckets plus the loss.
   int64_t bytes_per_step() const { return bytes_; }
+  // Host seconds spent in all_reduce so far (flattening, the collectives, copying back); on CUDA the
+  // NCCL kernels are only enqueued, so this is not their device time.
+  double seconds() const { return seconds_; }
   size_t buckets() const { return buckets_.size(); }
 
  private:
@@ -80,6 +83,7 @@ class GradientSync {
   std::vector<torch::Tensor> params_;
   std::vector<std::vector<size_t>> buckets_;  // indices into params_
   int64_t bytes_ = 0;
+  double seconds_ = 0;
 };
 
 }  // namespace ft::distributed

@@ -437,7 +437,8 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   progress.finish();
   const double train_s = std::max(1e-9, clock.seconds() - other_seconds);
   const int64_t steps_run = step - first_step;
-  const nlohmann::json ranks = rank_statistics(group.get(), sequences, real_tokens, train_s, stepper.allreduce_bytes_per_step());
+  const nlohmann::json ranks = rank_statistics(group.get(), sequences, real_tokens, train_s, stepper.allreduce_bytes_per_step(),
+                                               stepper.allreduce_seconds());
   out.model = model;
   if (!writer) {
     out.results = {{"distributed", ranks}};

@@ -87,9 +87,10 @@ std::vector<std::string> model_labels(const data::Dataset& ds, const std::string
 std::string torch_version() { return TORCH_VERSION; }
 
 nlohmann::json rank_statistics(distributed::Group* group, int64_t samples, int64_t real_tokens, double seconds,
-                               int64_t allreduce_bytes_per_step) {
+                               int64_t allreduce_bytes_per_step, double allreduce_seconds) {
   const std::vector<double> mine = {static_cast<double>(samples), static_cast<double>(real_tokens), seconds,
-                                    static_cast<double>(peak_rss_bytes()), static_cast<double>(cuda_peak_allocated_bytes())};
+                                    static_cast<double>(peak_rss_bytes()), static_cast<double>(cuda_peak_allocated_bytes()),
+                                    allreduce_seconds};
   const std::vector<std::vector<double>> all = group ? group->all_gather(mine) : std::vector<std::vector<double>>{mine};
   nlohmann::json ranks = nlohmann::json::array();
   double total_samples = 0, total_tokens = 0, total_rate = 0;
@@ -100,7 +101,7 @@ nlohmann::json rank_statistics(distributed::Group* group, int64_t samples, int64
     total_tokens += v[1];
     total_rate += rate;
     ranks.push_back({{"rank", r}, {"samples", static_cast<int64_t>(v[0])}, {"real_tokens", static_cast<int64_t>(v[1])},
-                     {"samples_per_second", rate}, {"peak_rss_bytes", static_cast<int64_t>(v[3])},
+                     {"samples_per_second", rate}, {"allreduce_seconds", v[5]}, {"peak_rss_bytes", static_cast<int64_t>(v[3])},
                      {"cuda_peak_allocated_bytes", static_cast<int64_t>(v[4])}});
   }
   return {{"world_size", all.size()}, {"backend", group ? group->backend() : "none"},
@@ -279,7 +280,7 @@ nlohmann::json run_training(const RunSpec& spec) {
   const TrainOutcome out = trainer.train(train_ex, eval_ds ? &eval_ex : nullptr, resume_dir);
   const int64_t peak_rss = peak_rss_bytes();
   const nlohmann::json ranks = rank_statistics(group.get(), out.train_samples, out.train_real_tokens, out.train_runtime_s,
-                                               out.allreduce_bytes_per_step);
+                                               out.allreduce_bytes_per_step, out.allreduce_seconds);
   if (!writer) return ranks;
 
   save_checkpoint(args.output_dir);

@@ -46,11 +46,11 @@ nlohmann::json run_evaluation(const RunSpec& spec, const std::string& output_dir
 std::string summary_line(const nlohmann::json& results);
 
 // results.json's "distributed" section: world_size, backend ("none" without a group),
-// allreduce_bytes_per_step, ranks [{rank, samples, real_tokens, samples_per_second, peak_rss_bytes,
-// cuda_peak_allocated_bytes}], and the ranks' sums samples, real_tokens, samples_per_second. A
-// collective: with a group, every rank calls it, with its own figures.
+// allreduce_bytes_per_step, ranks [{rank, samples, real_tokens, samples_per_second, allreduce_seconds,
+// peak_rss_bytes, cuda_peak_allocated_bytes}], and the ranks' sums samples, real_tokens,
+// samples_per_second. A collective: with a group, every rank calls it, with its own figures.
 nlohmann::json rank_statistics(distributed::Group* group, int64_t samples, int64_t real_tokens, double seconds,
-                               int64_t allreduce_bytes_per_step);
+                               int64_t allreduce_bytes_per_step, double allreduce_seconds);
 
 // The torch version this binary was built against, e.g. "1.13.1".
 std::string torch_version();

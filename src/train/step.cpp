@@ -38,6 +38,7 @@ TrainingStep::TrainingStep(torch::nn::Module& model, const StepSettings& s, cons
 TrainingStep::~TrainingStep() = default;
 
 int64_t TrainingStep::allreduce_bytes_per_step() const { return sync_ ? sync_->bytes_per_step() : 0; }
+double TrainingStep::allreduce_seconds() const { return sync_ ? sync_->seconds() : 0.0; }
 
 void TrainingStep::backward(const torch::Tensor& loss) {
   scaler_.scale(loss).backward();

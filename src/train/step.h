@@ -55,8 +55,9 @@ class TrainingStep {
   void set_steps(int64_t steps) { steps_ = steps; }  // where a resumed run starts counting
   MultiTensorAdamW& optimizer() { return optimizer_; }
   LossScaler& scaler() { return scaler_; }
-  // Bytes each rank all-reduces per optimizer step (0 without a group).
+  // Bytes each rank all-reduces per optimizer step, and the seconds spent so far (0 without a group).
   int64_t allreduce_bytes_per_step() const;
+  double allreduce_seconds() const;
 
  private:
   MultiTensorAdamW optimizer_;

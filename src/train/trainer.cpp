@@ -371,6 +371,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   out.train_runtime_s = earlier_train_seconds + train_clock.seconds() - eval_seconds_here;
   out.eval_runtime_s = eval_seconds + eval_seconds_here;
   out.allreduce_bytes_per_step = stepper.allreduce_bytes_per_step();
+  out.allreduce_seconds = stepper.allreduce_seconds();
 
   if (args_.load_best_model_at_end && out.best_step >= 0) {
     if (best_state.empty()) {

@@ -52,6 +52,7 @@ struct TrainOutcome {
   double train_runtime_s = 0, eval_runtime_s = 0;
   int64_t train_samples = 0, train_real_tokens = 0;  // this rank's
   int64_t allreduce_bytes_per_step = 0;              // what each rank exchanged per optimizer step
+  double allreduce_seconds = 0;                      // this rank's time in those exchanges, this run
   EvalResult final_eval, best_eval;
   bool has_eval = false;
   int64_t best_step = -1;
