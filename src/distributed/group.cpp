@@ -76,6 +76,8 @@ LaunchEnv launch_env() {
 
 struct Group::Impl {
   c10::intrusive_ptr<Collectives> pg;
+  // NCCL reduces only GPU tensors: host ones (evaluation results, statistics) travel through it.
+  c10::optional<torch::Device> staging;
 };
 
 Group::Group(const LaunchEnv& env, const std::string& device, std::chrono::seconds timeout)
@@ -93,6 +95,7 @@ Group::Group(const LaunchEnv& env, const std::string& device, std::chrono::secon
     auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, opts);
     if (cuda) {
 #ifdef FT_HAVE_NCCL
+      impl_->staging = torch::Device(device);
       auto o = c10d::ProcessGroupNCCL::Options::create();
       o->timeout = timeout;
       impl_->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, o);
@@ -126,12 +129,17 @@ Group::~Group() = default;
 
 void Group::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
   std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  std::vector<torch::Tensor> sent;
   try {
     for (torch::Tensor& t : tensors) {
-      std::vector<at::Tensor> one{t};
+      const bool stage = impl_->staging && t.device().is_cpu();
+      std::vector<at::Tensor> one{stage ? t.to(*impl_->staging) : t};
+      sent.push_back(one[0]);
       works.push_back(impl_->pg->allreduce(one));
     }
     for (auto& w : works) w->wait();
+    for (size_t i = 0; i < tensors.size(); ++i)
+      if (!sent[i].is_same(tensors[i])) tensors[i].copy_(sent[i]);
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(rank_) + " of " + std::to_string(world_) +
                 ": all-reduce failed (another rank stopped, or none answered within --ddp-timeout " +
