@@ -95,6 +95,36 @@ TEST(DataParallel, GradientSyncSumsGradientsAndLossInBuckets) {
   });
 }
 
+TEST(DataParallel, GradientSyncOverlappingTheLastBackwardEqualsSummingAfterIt) {
+  on_ranks(2, [](dist::Group& g) {
+    const double r = g.rank();
+    // Two identical parameter sets: one all-reduced from hooks during the step's last backward, one after it.
+    auto make = [] {
+      return std::vector<torch::Tensor>{(torch::arange(12, torch::kFloat).reshape({3, 4}) / 10).requires_grad_(),
+                                        torch::zeros({3}, torch::requires_grad()), torch::ones({4}, torch::requires_grad())};
+    };
+    std::vector<torch::Tensor> overlapped = make(), after = make();
+    dist::GradientSync sync_overlapped(g, overlapped, /*bucket_bytes=*/16), sync_after(g, after, 16);
+    auto micro_batch = [&](const std::vector<torch::Tensor>& p, double scale) {
+      const torch::Tensor x = torch::full({2, 4}, (r + 1) * scale) * p[2];
+      return (torch::matmul(x, p[0].t()) + p[1]).pow(2).sum();
+    };
+    // Two accumulation micro-batches; only the second is the step's last.
+    micro_batch(overlapped, 1).backward();
+    sync_overlapped.overlap_next_backward();
+    micro_batch(overlapped, 0.5).backward();
+    micro_batch(after, 1).backward();
+    micro_batch(after, 0.5).backward();
+    torch::Tensor loss_a = torch::tensor(1.0, torch::kDouble), loss_b = torch::tensor(1.0, torch::kDouble);
+    sync_overlapped.all_reduce(loss_a);
+    sync_after.all_reduce(loss_b);
+    EXPECT_GT(sync_overlapped.buckets(), 2u);
+    EXPECT_EQ(sync_overlapped.bytes_per_step(), sync_after.bytes_per_step());
+    EXPECT_DOUBLE_EQ(loss_a.item<double>(), 2.0);
+    for (size_t i = 0; i < after.size(); ++i) EXPECT_TRUE(overlapped[i].grad().equal(after[i].grad())) << "parameter " << i;
+  });
+}
+
 TEST(DataParallel, ShardedEvaluationEqualsOneProcessExactly) {
   SyntheticTask task;
   ft::model::ModelSpec spec;

@@ -76,6 +76,11 @@ LaunchEnv launch_env() {
 
 struct Group::Impl {
   c10::intrusive_ptr<Collectives> pg;
+  struct InFlight {
+    c10::intrusive_ptr<c10d::Work> work;
+    torch::Tensor sent, target;  // the same tensor unless staged through the GPU
+  };
+  std::vector<InFlight> in_flight;
   // NCCL reduces only GPU tensors: host ones (evaluation results, statistics) travel through it.
   c10::optional<torch::Device> staging;
 };
@@ -128,22 +133,39 @@ Group::Group(const LaunchEnv& env, const std::string& device, std::chrono::secon
 Group::~Group() = default;
 
 void Group::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
-  std::vector<c10::intrusive_ptr<c10d::Work>> works;
-  std::vector<torch::Tensor> sent;
+  for (const torch::Tensor& t : tensors) start_sum(t);
+  finish();
+}
+
+namespace {
+[[noreturn]] void collective_failed(int rank, int world, std::chrono::seconds timeout, const std::exception& e) {
+  throw Error("rank " + std::to_string(rank) + " of " + std::to_string(world) +
+              ": all-reduce failed (another rank stopped, or none answered within --ddp-timeout " +
+              std::to_string(timeout.count()) + " s): " + first_line(e));
+}
+}  // namespace
+
+void Group::start_sum(const torch::Tensor& t) {
   try {
-    for (torch::Tensor& t : tensors) {
-      const bool stage = impl_->staging && t.device().is_cpu();
-      std::vector<at::Tensor> one{stage ? t.to(*impl_->staging) : t};
-      sent.push_back(one[0]);
-      works.push_back(impl_->pg->allreduce(one));
-    }
-    for (auto& w : works) w->wait();
-    for (size_t i = 0; i < tensors.size(); ++i)
-      if (!sent[i].is_same(tensors[i])) tensors[i].copy_(sent[i]);
+    const bool stage = impl_->staging && t.device().is_cpu();
+    std::vector<at::Tensor> one{stage ? t.to(*impl_->staging) : t};
+    impl_->in_flight.push_back({impl_->pg->allreduce(one), one[0], t});
   } catch (const std::exception& e) {
-    throw Error("rank " + std::to_string(rank_) + " of " + std::to_string(world_) +
-                ": all-reduce failed (another rank stopped, or none answered within --ddp-timeout " +
-                std::to_string(timeout_.count()) + " s): " + first_line(e));
+    impl_->in_flight.clear();
+    collective_failed(rank_, world_, timeout_, e);
+  }
+}
+
+void Group::finish() {
+  std::vector<Impl::InFlight> all;
+  all.swap(impl_->in_flight);
+  try {
+    for (auto& f : all) {
+      f.work->wait();
+      if (!f.sent.is_same(f.target)) f.target.copy_(f.sent);
+    }
+  } catch (const std::exception& e) {
+    collective_failed(rank_, world_, timeout_, e);
   }
 }
 
@@ -173,47 +195,90 @@ std::vector<size_t> rank_share(const std::vector<size_t>& global_batch, int rank
 }
 
 GradientSync::GradientSync(Group& group, const std::vector<torch::Tensor>& params, int64_t bucket_bytes)
-    : group_(group), params_(params) {
+    : group_(group), params_(params), bucket_of_(params.size()), offset_of_(params.size()) {
   int64_t filled = bucket_bytes;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const int64_t bytes = params_[i].numel() * static_cast<int64_t>(params_[i].element_size());
-    const bool same_kind = !buckets_.empty() && params_[buckets_.back().front()].dtype() == params_[i].dtype();
+  for (size_t k = params_.size(); k-- > 0;) {
+    const int64_t bytes = params_[k].numel() * static_cast<int64_t>(params_[k].element_size());
+    const bool same_kind = !buckets_.empty() && params_[buckets_.back().front()].dtype() == params_[k].dtype();
     if (!same_kind || filled + bytes > bucket_bytes) {
       buckets_.emplace_back();
       filled = 0;
     }
-    buckets_.back().push_back(i);
+    bucket_of_[k] = buckets_.size() - 1;
+    offset_of_[k] = filled / static_cast<int64_t>(params_[k].element_size());
+    buckets_.back().push_back(k);
     filled += bytes;
   }
+  for (size_t i = 0; i < params_.size(); ++i)
+    hooks_.push_back(params_[i].register_hook([this, i](const torch::Tensor& g) {
+      if (!armed_) return;
+      fill(i, g);
+      if (--missing_[bucket_of_[i]] == 0) start_complete_buckets();
+    }));
+}
+
+GradientSync::~GradientSync() {
+  for (size_t i = 0; i < params_.size(); ++i) params_[i].remove_hook(hooks_[i]);
+}
+
+void GradientSync::begin_step() {
+  flat_.clear();
+  missing_.clear();
+  for (const auto& bucket : buckets_) {
+    int64_t n = 0;
+    for (size_t i : bucket) n += params_[i].numel();
+    flat_.push_back(torch::empty({n}, params_[bucket.front()].options().requires_grad(false)));
+    missing_.push_back(bucket.size());
+  }
+  filled_.assign(params_.size(), false);
+  started_ = 0;
+  in_step_ = true;
+}
+
+void GradientSync::overlap_next_backward() {
+  if (!in_step_) begin_step();
+  armed_ = true;
+}
+
+void GradientSync::fill(size_t i, const torch::Tensor& g) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor& p = params_[i];
+  torch::Tensor slot = flat_[bucket_of_[i]].narrow(0, offset_of_[i], p.numel());
+  if (!g.defined()) slot.copy_(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros_like(slot));
+  else slot.copy_(p.grad().defined() ? (p.grad() + g).reshape({-1}) : g.reshape({-1}));
+  filled_[i] = true;
+}
+
+void GradientSync::start_complete_buckets() {
+  while (started_ < buckets_.size() && missing_[started_] == 0) group_.start_sum(flat_[started_++]);
 }
 
 void GradientSync::all_reduce(torch::Tensor& loss) {
   const Stopwatch clock;
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> flat;
-  for (const auto& bucket : buckets_) {
-    std::vector<torch::Tensor> parts;
-    for (size_t i : bucket) {
-      const torch::Tensor& g = params_[i].grad();
-      parts.push_back(g.defined() ? g.reshape({-1}) : torch::zeros({params_[i].numel()}, params_[i].options()));
+  if (!in_step_) begin_step();
+  armed_ = false;
+  // Whatever the backward did not deliver (no overlap asked, a parameter without a gradient in it,
+  // an empty share of the batch) comes from .grad now; the buckets then start in order.
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (!filled_[i]) {
+      fill(i, torch::Tensor());
+      --missing_[bucket_of_[i]];
     }
-    flat.push_back(torch::cat(parts));
+  start_complete_buckets();
+  torch::Tensor total = loss.to(torch::kDouble).reshape({1});  // the step's loss travels with the gradients
+  group_.start_sum(total);
+  in_step_ = false;
+  group_.finish();
+  bytes_ = total.numel() * static_cast<int64_t>(total.element_size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor& p = params_[i];
+    const torch::Tensor summed = flat_[bucket_of_[i]].narrow(0, offset_of_[i], p.numel()).view_as(p);
+    if (p.grad().defined()) p.mutable_grad().copy_(summed);
+    else p.mutable_grad() = summed.clone();
   }
-  flat.push_back(loss.to(torch::kDouble).reshape({1}));  // the step's loss travels with the gradients
-  bytes_ = 0;
-  for (const auto& t : flat) bytes_ += t.numel() * static_cast<int64_t>(t.element_size());
-  group_.all_reduce_sum(flat);
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    int64_t offset = 0;
-    for (size_t i : buckets_[b]) {
-      torch::Tensor& p = params_[i];
-      const torch::Tensor summed = flat[b].narrow(0, offset, p.numel()).view_as(p);
-      if (p.grad().defined()) p.mutable_grad().copy_(summed);
-      else p.mutable_grad() = summed.clone();
-      offset += p.numel();
-    }
-  }
-  loss = flat.back().reshape({});
+  for (const auto& f : flat_) bytes_ += f.numel() * static_cast<int64_t>(f.element_size());
+  loss = total.reshape({});
   seconds_ += clock.seconds();
 }
 

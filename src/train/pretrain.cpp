@@ -404,7 +404,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
       // Weighted by this rank's share of the global batch; the ranks' gradients are summed.
       const double share = static_cast<double>(idx.size()) / static_cast<double>(global.size());
       torch::Tensor loss = mlm_loss(*model, m, device, precision) / static_cast<double>(last_batch - first_batch);
-      stepper.backward(group ? loss * share : loss);
+      stepper.backward(group ? loss * share : loss, b + 1 == last_batch);
       real_tokens += bt.real_tokens;
       sequences += static_cast<int64_t>(idx.size());
     }

@@ -40,7 +40,8 @@ TrainingStep::~TrainingStep() = default;
 int64_t TrainingStep::allreduce_bytes_per_step() const { return sync_ ? sync_->bytes_per_step() : 0; }
 double TrainingStep::allreduce_seconds() const { return sync_ ? sync_->seconds() : 0.0; }
 
-void TrainingStep::backward(const torch::Tensor& loss) {
+void TrainingStep::backward(const torch::Tensor& loss, bool last) {
+  if (sync_ && last) sync_->overlap_next_backward();
   scaler_.scale(loss).backward();
   // Summed in float64 on the device, as the host used to sum each micro-batch's .item().
   const torch::Tensor value = loss.detach().to(torch::kDouble);

@@ -40,8 +40,9 @@ class TrainingStep {
   ~TrainingStep();
 
   // Backward of one micro-batch's loss (a 0-dim float tensor, already divided by the number of
-  // micro-batches in the step); its value is added to the step's loss.
-  void backward(const torch::Tensor& loss);
+  // micro-batches in the step); its value is added to the step's loss. With a group, `last` (the
+  // step's last micro-batch on this rank) lets the gradient all-reduce overlap this backward.
+  void backward(const torch::Tensor& loss, bool last = false);
   // Ends the step: (all-reduce,) unscale, clip, the AdamW update at learning rate lr (skipped on an fp16
   // overflow), zero the gradients, update the loss scale.
   void step(double lr);

@@ -329,7 +329,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
           if (mine.size() != batches[micro].size())
             loss = loss * (static_cast<double>(mine.size()) / static_cast<double>(batches[micro].size()));
         }
-        stepper.backward(loss);
+        stepper.backward(loss, micro + 1 == group_end);
         out.train_samples += batch.size();
         out.train_real_tokens += batch.real_tokens;
       }
