@@ -380,4 +380,18 @@ TEST(DataParallelCli, ARankThatDiesStopsTheOthersWithAClearError) {
   }
 }
 
+TEST(DataParallelCli, ARendezvousMissingARankTimesOutWithAClearError) {
+  SyntheticTask task;
+  TempDir out("dp_alone"), logs("dp_alone_logs");
+  const int port = dist::free_port();
+  const pid_t r0 = spawn(rank_env(0, port), "train --model " + task.model + " --random-init --train-file " + task.train +
+                                                " --threads 1 --ddp-timeout 2 --output-dir " + out.path,
+                         logs / "rank0.log");
+  EXPECT_EQ(wait_exit(r0), 1);
+  const std::string log = ft::read_file(logs / "rank0.log");
+  EXPECT_NE(log.find("error: rank 0 of 2: rendezvous at 127.0.0.1:" + std::to_string(port) + " failed within --ddp-timeout 2 s"),
+            std::string::npos) << log;
+  EXPECT_TRUE(names(out.path).empty());
+}
+
 }  // namespace
