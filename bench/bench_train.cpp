@@ -2,7 +2,11 @@
 // matmul rate measured in the same process as the ceiling.
 //
 //   bench_train --config DIR --data ratings_train.txt --arm full|lora|eval [--steps 8] [--warmup 1]
-//               [--threads 0] [--device cpu|cuda] [--precision fp32|fp16|bf16]
+//               [--threads 0] [--device cpu|cuda] [--precision fp32|fp16|bf16] [--nproc-per-node 1]
+//
+// --nproc-per-node N (training arms) runs N data-parallel ranks (Gloo on the CPU, NCCL on CUDA) with
+// the same global batch, each rank 1/N of it, and reports the ranks' summed throughput, each rank's
+// peak memory and the bytes each rank all-reduced per optimizer step (bench/data_parallel.sh).
 //
 // Warm-up steps (a pass over the evaluation set for eval) run first, untimed; then the timed steps,
 // with a fresh optimizer, from the start of the same data.
@@ -14,12 +18,16 @@
 #include <exception>
 #include <string>
 
+#include "core/error.h"
 #include "core/resources.h"
 #include "core/runtime.h"
 #include "data/dataset.h"
+#include "distributed/group.h"
+#include "distributed/launch.h"
 #include "io/model_loader.h"
 #include "model/spec.h"
 #include "text/tokenizer.h"
+#include "train/run.h"
 #include "train/trainer.h"
 
 namespace {
@@ -39,7 +47,7 @@ double matmul_gflops() {
 int main(int argc, char** argv) {
   std::string config_dir, data, arm = "full", device = "cpu", precision = "fp32";
   int64_t steps = 8, warmup = 1;
-  int threads = 0;
+  int threads = 0, nproc = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--config") config_dir = v;
@@ -50,22 +58,30 @@ int main(int argc, char** argv) {
     else if (k == "--threads") threads = std::stoi(v);
     else if (k == "--device") device = v;
     else if (k == "--precision") precision = v;
+    else if (k == "--nproc-per-node") nproc = std::stoi(v);
   }
   if (config_dir.empty() || data.empty()) {
     std::fprintf(stderr,
                  "usage: %s --config DIR --data FILE.tsv --arm full|lora|eval [--steps N] [--warmup N] [--threads N] "
-                 "[--device cpu|cuda] [--precision fp32|fp16|bf16]\n",
+                 "[--device cpu|cuda] [--precision fp32|fp16|bf16] [--nproc-per-node N]\n",
                  argv[0]);
     return 2;
   }
   try {
+    if (nproc > 1 && arm == "eval") throw ft::Error("--nproc-per-node measures training; use it with --arm full or lora");
+    if (nproc > 1 && !ft::distributed::launch_env().launched()) {
+      ft::distributed::launch_local_workers(nproc);
+      return 0;
+    }
     ft::set_threads(threads);
-    const double gflops = device == "cpu" ? matmul_gflops() : 0.0;
+    const auto group = ft::distributed::join_from_env(device, 600);
+    const int world = group ? group->world_size() : 1;
+    const double gflops = device.rfind("cpu", 0) == 0 ? matmul_gflops() : 0.0;
     const auto tok = ft::text::Tokenizer::from_dir(config_dir);
-    const int64_t batch = arm == "eval" ? 64 : 32;
+    const int64_t global_batch = arm == "eval" ? 64 : 32, batch = global_batch / world;  // per rank
     // The timed steps' batches, from the first reviews of the file (real length mix).
     ft::data::DatasetOptions opts;
-    opts.max_samples = std::max(steps, warmup) * batch;
+    opts.max_samples = std::max(steps, warmup) * global_batch;
     const auto ds = ft::data::load_dataset(data, opts);
     ft::train::Examples ex;
     for (const auto& e : ds.examples) {
@@ -81,7 +97,8 @@ int main(int argc, char** argv) {
     model->to(torch::Device(device));
 
     double seconds = 0;
-    int64_t samples = 0, tokens = 0;
+    int64_t samples = 0, tokens = 0, allreduce_bytes = 0;
+    double allreduce_seconds = 0;
     if (arm == "eval") {
       ft::train::evaluate(*model, ex, batch, device, precision);  // warm-up pass
       ft::reset_cuda_peak_stats();
@@ -98,21 +115,36 @@ int main(int argc, char** argv) {
       args.logging_steps = 1000000;
       args.fp16 = precision == "fp16";
       args.bf16 = precision == "bf16";
-      args.max_steps = warmup;
-      ft::train::Trainer(model, args, device).train(ex, nullptr);
+      auto train = [&](int64_t max_steps) {
+        args.max_steps = max_steps;
+        ft::train::Trainer trainer(model, args, device);
+        trainer.group = group.get();
+        return trainer.train(ex, nullptr);  // ends with a sync: all work counted
+      };
+      train(warmup);
       ft::reset_cuda_peak_stats();
-      args.max_steps = steps;
-      const auto out = ft::train::Trainer(model, args, device).train(ex, nullptr);  // ends with a sync: all work counted
+      const auto out = train(steps);
       seconds = out.train_runtime_s;
       samples = out.train_samples;
       tokens = out.train_real_tokens;
+      allreduce_bytes = out.allreduce_bytes_per_step;
+      allreduce_seconds = out.allreduce_seconds;
     }
-    std::printf("{\"arm\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"matmul_gflops\": %.1f, "
-                "\"samples_per_second\": %.3f, \"real_tokens_per_second\": %.1f, \"seconds\": %.2f, \"samples\": %lld, "
-                "\"peak_rss_bytes\": %lld, \"cuda_peak_allocated_bytes\": %lld}\n",
-                arm.c_str(), device.c_str(), precision.c_str(), ft::num_threads(), gflops, samples / seconds, tokens / seconds,
-                seconds, static_cast<long long>(samples), static_cast<long long>(ft::peak_rss_bytes()),
-                static_cast<long long>(ft::cuda_peak_allocated_bytes()));
+    // The ranks' sums (one process: its own figures), then what this arm is.
+    nlohmann::json r = ft::train::rank_statistics(group.get(), samples, tokens, seconds, allreduce_bytes, allreduce_seconds);
+    if (group && group->rank() != 0) return 0;
+    r["real_tokens_per_second"] = r["real_tokens"].get<double>() / seconds;
+    r["arm"] = arm;
+    r["device"] = device;
+    r["precision"] = precision;
+    r["threads"] = ft::num_threads();  // per rank
+    r["matmul_gflops"] = gflops;
+    r["seconds"] = seconds;
+    r["global_batch"] = global_batch;
+    r["steps"] = steps;
+    r["peak_rss_bytes"] = ft::peak_rss_bytes();
+    r["cuda_peak_allocated_bytes"] = ft::cuda_peak_allocated_bytes();
+    std::printf("%s\n", r.dump().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

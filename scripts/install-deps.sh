@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-openmp   # without openblas, libtorch falls back to reference BLAS (~50x slower)
+  libgloo-dev                        # the headers of c10d's Gloo backend (data-parallel training on CPUs)
   nlohmann-json3-dev libcli11-dev libutf8proc-dev
   libgtest-dev zlib1g-dev             # zlib: the tests read a gzipped golden
   gnuplot-nox

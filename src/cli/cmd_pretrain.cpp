@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "distributed/group.h"
 #include "train/pretrain.h"
 
 namespace ft::cli {
@@ -42,7 +44,10 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_flag("--fp16", a->fp16, "fp16 autocast with loss scaling (CUDA only)");
   cmd->add_option("--device", a->device, "auto | cpu | cuda")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
-  cmd->callback([a, cmd] {
+  cmd->add_option("--ddp-timeout", a->ddp_timeout, "Data parallel: seconds a rendezvous or all-reduce may wait")->capture_default_str();
+  auto nproc = add_nproc_option(cmd);
+  cmd->callback([a, cmd, nproc] {
+    if (launch_here(*nproc)) return;
     // The command line as parsed (options in declaration order), for pretrain_results.json.
     std::string line = "finetune pretrain";
     for (const auto* opt : cmd->get_options())
@@ -50,7 +55,7 @@ void add_pretrain_command(CLI::App& app) {
         line += " " + opt->get_name() + (opt->get_type_size() == 0 ? "" : " " + opt->as<std::string>());
     a->command_line = line;
     const train::PretrainOutcome out = train::run_pretraining(*a);
-    std::cout << out.results.dump(2) << "\n";
+    if (distributed::launch_env().rank == 0) std::cout << out.results.dump(2) << "\n";
   });
 }
 

@@ -3,6 +3,8 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "distributed/group.h"
+#include "distributed/launch.h"
 #include "train/run.h"
 
 namespace ft::cli {
@@ -65,6 +67,7 @@ void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> o, bool trai
                   "Hold out this fraction of the training data (seeded, stratified) for evaluation and model selection", o);
   add_json_option(cmd, "validation_file", Kind::Text, "Labelled validation data for evaluation and model selection", o);
   add_json_option(cmd, "group_by_length", Kind::Flag, "Batch similar lengths together (HF's sampler)", o);
+  add_json_option(cmd, "ddp_timeout", Kind::Integer, "Data parallel: seconds a rendezvous or all-reduce may wait (1800)", o);
 }
 
 void add_train_command(CLI::App& app) {
@@ -77,12 +80,14 @@ void add_train_command(CLI::App& app) {
   CLI::Option* resume_opt =
       cmd->add_option("--resume", *resume, "Continue from the newest checkpoint-STEP in --output-dir, or from the one given")
           ->expected(0, 1);
+  auto nproc = add_nproc_option(cmd);
   cmd->callback([=] {
+    if (launch_here(*nproc)) return;
     nlohmann::json j = merged_config(*config, *overrides);
     if (resume_opt->count() > 0) j["resume_from_checkpoint"] = resume->empty() ? nlohmann::json(true) : nlohmann::json(*resume);
     const train::RunSpec spec = train::RunSpec::from_json(j, config->empty() ? "command line" : *config);
     const nlohmann::json r = train::run_training(spec);
-    std::cout << train::summary_line(r) << "\n";
+    if (distributed::launch_env().rank == 0) std::cout << train::summary_line(r) << "\n";
   });
 }
 

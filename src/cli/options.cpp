@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/runtime.h"
+#include "distributed/group.h"
+#include "distributed/launch.h"
 
 namespace ft::cli {
 
@@ -67,6 +69,21 @@ void add_json_option(CLI::App* cmd, const std::string& key, Kind kind, const std
           ->delimiter(',');
       break;
   }
+}
+
+std::shared_ptr<int> add_nproc_option(CLI::App* cmd) {
+  auto nproc = std::make_shared<int>(1);
+  cmd->add_option("--nproc-per-node", *nproc, "Data parallel: run N ranks on this machine, as torchrun does (one per GPU, "
+                  "or N CPU processes sharing the cores)")
+      ->check(CLI::PositiveNumber);
+  return nproc;
+}
+
+bool launch_here(int nproc) {
+  // A launched rank (RANK/WORLD_SIZE set, by this launcher, torchrun or srun) is the run itself.
+  if (nproc <= 1 || distributed::launch_env().launched()) return false;
+  distributed::launch_local_workers(nproc);
+  return true;
 }
 
 nlohmann::json merged_config(const std::string& config_path, const nlohmann::json& overrides) {

@@ -36,6 +36,12 @@ void add_json_option(CLI::App* cmd, const std::string& key, Kind kind, const std
 // The data, model and runtime options of train (training=true) or eval.
 void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> overrides, bool training);
 
+// --nproc-per-node N (torchrun's): the value, read in the subcommand's callback.
+std::shared_ptr<int> add_nproc_option(CLI::App* cmd);
+// With N > 1 outside a launched rank, runs N ranks of this command line (distributed/launch.h) and
+// returns true: the callback has nothing left to do. Otherwise false (this process is the run).
+bool launch_here(int nproc);
+
 // --config FILE (if given) merged with the command-line overrides.
 nlohmann::json merged_config(const std::string& config_path, const nlohmann::json& overrides);
 

@@ -12,5 +12,6 @@ void info(const std::string& msg) {
   if (!g_quiet) std::cerr << msg << std::endl;
 }
 void set_quiet(bool quiet) { g_quiet = quiet; }
+bool quiet() { return g_quiet; }
 
 }  // namespace ft

@@ -6,7 +6,8 @@ namespace ft {
 
 void warn(const std::string& msg);
 void info(const std::string& msg);
-// --quiet silences info() (warnings still print).
+// --quiet silences info() and the progress bar (warnings still print); so do data-parallel ranks but 0.
 void set_quiet(bool quiet);
+bool quiet();
 
 }  // namespace ft

@@ -8,6 +8,7 @@
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #endif
 
+#include <cstdlib>
 #include <thread>
 
 #include "core/error.h"
@@ -15,6 +16,8 @@
 namespace ft {
 
 void set_threads(int n) {
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (n <= 0 && omp) n = std::atoi(omp);
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(n);
 }

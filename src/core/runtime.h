@@ -8,7 +8,8 @@
 
 namespace ft {
 
-// Sets libtorch's intra-op thread count; n <= 0 means all cores (libtorch starts with 1 here).
+// Sets libtorch's intra-op thread count; n <= 0 means OMP_NUM_THREADS when set (torchrun and
+// --nproc-per-node set it per worker), else all cores (libtorch starts with 1 here).
 void set_threads(int n);
 int num_threads();
 

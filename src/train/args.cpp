@@ -13,7 +13,7 @@ namespace ft::train {
   X(max_grad_norm) X(gradient_accumulation_steps) X(seed) X(evaluation_strategy) X(eval_steps)       \
   X(logging_steps) X(save_strategy) X(save_steps) X(save_total_limit) X(load_best_model_at_end) X(metric_for_best_model) \
   X(early_stopping_patience) X(early_stopping_threshold)                                             \
-  X(fp16) X(bf16) X(group_by_length) X(max_length) X(device) X(threads)
+  X(fp16) X(bf16) X(group_by_length) X(max_length) X(device) X(threads) X(ddp_timeout)
 
 nlohmann::json TrainingArguments::to_json() const {
   nlohmann::json j;
@@ -65,6 +65,7 @@ void TrainingArguments::validate() const {
   require(eval_steps > 0 && save_steps > 0 && logging_steps > 0, "--eval-steps, --save-steps and --logging-steps must be positive");
   require(save_total_limit >= 0, "--save-total-limit must be >= 0 (0 keeps every checkpoint)");
   require(!(fp16 && bf16), "--fp16 and --bf16 are mutually exclusive");
+  require(ddp_timeout > 0, "--ddp-timeout must be positive (seconds)");
   require(max_length >= 2, "--max-length must be at least 2 ([CLS] and [SEP])");
   require(!load_best_model_at_end || evaluation_strategy != "no", "--load-best-model-at-end needs an evaluation strategy");
   require(early_stopping_patience >= 0 && early_stopping_threshold >= 0,

@@ -38,6 +38,7 @@ struct TrainingArguments {
   int64_t max_length = 128;
   std::string device = "auto";
   int threads = 0;
+  int64_t ddp_timeout = 1800;  // seconds a data-parallel rendezvous or collective may wait (HF's default)
 
   // Rejects values that cannot work, naming the option.
   void validate() const;

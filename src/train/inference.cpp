@@ -17,13 +17,17 @@ InferenceResult run_inference(model::TransformerImpl& model, const std::vector<s
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sequences[a].size() > sequences[b].size(); });
 
   InferenceResult r;
-  r.logits = torch::empty({static_cast<int64_t>(n), model.config().num_labels()}, torch::kFloat);
-  if (!labels.empty()) r.losses = torch::empty({static_cast<int64_t>(n)}, torch::kFloat);
+  const bool sharded = opts.shards > 1;
+  auto alloc = [&](at::IntArrayRef sizes) { return sharded ? torch::zeros(sizes, torch::kFloat) : torch::empty(sizes, torch::kFloat); };
+  r.logits = alloc({static_cast<int64_t>(n), model.config().num_labels()});
+  if (!labels.empty()) r.losses = alloc({static_cast<int64_t>(n)});
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
   const torch::Device device(opts.device);
-  for (size_t s = 0; s < n; s += static_cast<size_t>(opts.batch_size)) {
+  // The batches are the same whatever the sharding, so each example's logits are too.
+  for (size_t s = 0, k = 0; s < n; s += static_cast<size_t>(opts.batch_size), ++k) {
+    if (static_cast<int>(k % static_cast<size_t>(opts.shards)) != opts.shard) continue;
     const std::vector<size_t> idx(order.begin() + s, order.begin() + std::min(n, s + static_cast<size_t>(opts.batch_size)));
     const data::Batch b = data::collate(sequences, labels, idx, model.config().pad_token_id, device.is_cuda());
     // Copying the logits back is the batch's only wait for the device.

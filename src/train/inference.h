@@ -13,6 +13,9 @@ namespace ft::train {
 struct InferenceOptions {
   int64_t batch_size = 64;
   std::string device = "cpu";
+  // Data-parallel evaluation: only batches b with b % shards == shard run here, the rows of the
+  // others stay 0 (so summing every shard's result over the ranks is the whole result, exactly).
+  int shard = 0, shards = 1;
 };
 
 struct InferenceResult {

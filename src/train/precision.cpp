@@ -6,10 +6,14 @@
 #include "core/error.h"
 
 namespace ft::train {
+namespace {
+// "cuda" or a data-parallel rank's "cuda:N".
+bool on_cuda(const std::string& device) { return device.rfind("cuda", 0) == 0; }
+}  // namespace
 
 std::string resolve_precision(bool fp16, bool bf16, const std::string& device) {
   if (fp16 && bf16) throw Error("--fp16 and --bf16 are mutually exclusive");
-  if (fp16 && device != "cuda")
+  if (fp16 && !on_cuda(device))
     throw Error("--fp16 needs a CUDA device (CPUs have no fast fp16 matmul); use --bf16 on CPU or drop --fp16");
   return fp16 ? "fp16" : bf16 ? "bf16" : "fp32";
 }
@@ -19,12 +23,12 @@ AutocastScope::AutocastScope(const std::string& precision, const std::string& de
   const at::ScalarType dtype = precision == "fp16" ? at::kHalf : at::kBFloat16;
   // The per-device autocast API changed names in 2.4; keep both spellings.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  const at::DeviceType type = device == "cuda" ? at::kCUDA : at::kCPU;
+  const at::DeviceType type = on_cuda(device) ? at::kCUDA : at::kCPU;
   at::autocast::set_autocast_dtype(type, dtype);
   at::autocast::set_autocast_enabled(type, true);
-  (device == "cuda" ? cuda_ : cpu_) = true;
+  (on_cuda(device) ? cuda_ : cpu_) = true;
 #else
-  if (device == "cuda") {
+  if (on_cuda(device)) {
     at::autocast::set_autocast_gpu_dtype(dtype);
     at::autocast::set_enabled(true);
     cuda_ = true;

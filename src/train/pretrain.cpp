@@ -15,6 +15,7 @@
 #include "core/runtime.h"
 #include "data/batching.h"
 #include "data/mlm.h"
+#include "distributed/group.h"
 #include "io/hf_model.h"
 #include "io/model_loader.h"
 #include "model/spec.h"
@@ -47,7 +48,7 @@ constexpr uint64_t kEvalStep = ~uint64_t{0};
   X(model_config) X(model) X(tokenizer) X(corpus) X(output_dir) X(resume) X(max_steps) X(num_train_epochs)     \
   X(per_device_eval_batch_size) X(learning_rate) X(weight_decay) X(adam_beta1) X(adam_beta2) X(adam_epsilon)   \
   X(warmup_ratio) X(warmup_steps) X(max_grad_norm) X(logging_steps) X(eval_steps) X(save_steps) X(bf16) X(fp16) \
-  X(device) X(threads) FT_DATA_FIELDS(X)
+  X(device) X(threads) X(ddp_timeout) FT_DATA_FIELDS(X)
 
 double rounded(double v, int digits) {
   const double scale = std::pow(10.0, digits);
@@ -126,8 +127,9 @@ struct MlmEval {
   int64_t tokens = 0;  // predicted (masked) tokens
 };
 
+// With a group, rank r scores batches r, r + world, … and the sums are added over the ranks.
 MlmEval evaluate_mlm(model::TransformerImpl& model, const EvalSet& set, const std::string& device,
-                     const std::string& precision) {
+                     const std::string& precision, distributed::Group* group) {
   Stopwatch clock;
   torch::NoGradGuard no_grad;
   model.eval();
@@ -135,18 +137,21 @@ MlmEval evaluate_mlm(model::TransformerImpl& model, const EvalSet& set, const st
   // Sums stay on the device; one copy at the end reads them.
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(dev));
   torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(dev));
-  for (const data::MlmBatch& b : set.batches) {
+  for (size_t i = 0; i < set.batches.size(); ++i) {
+    if (group && static_cast<int>(i % static_cast<size_t>(group->world_size())) != group->rank()) continue;
     torch::Tensor correct;
-    const data::MlmBatch m = b.to(dev);
+    const data::MlmBatch m = set.batches[i].to(dev);
     loss_sum += mlm_loss(model, m, device, precision, &correct).to(torch::kDouble) * static_cast<double>(m.targets.size(0));
     correct_sum += correct;
   }
   model.train();
   MlmEval r;
   r.tokens = set.tokens;
-  const torch::Tensor sums = torch::stack({loss_sum, correct_sum.to(torch::kDouble)}).to(torch::kCPU);
-  r.loss = sums[0].item<double>() / static_cast<double>(std::max<int64_t>(1, r.tokens));
-  r.accuracy = sums[1].item<double>() / static_cast<double>(std::max<int64_t>(1, r.tokens));
+  std::vector<torch::Tensor> sums{torch::stack({loss_sum, correct_sum.to(torch::kDouble)})};
+  if (group) group->all_reduce_sum(sums);
+  const torch::Tensor host = sums[0].to(torch::kCPU);
+  r.loss = host[0].item<double>() / static_cast<double>(std::max<int64_t>(1, r.tokens));
+  r.accuracy = host[1].item<double>() / static_cast<double>(std::max<int64_t>(1, r.tokens));
   r.runtime_s = clock.seconds();
   return r;
 }
@@ -174,12 +179,13 @@ void write_checkpoint(const std::string& ckpt, model::TransformerImpl& model, co
   remove_tree(old);
 }
 
-nlohmann::json data_fingerprint(const PretrainArguments& a, size_t train_sequences) {
+nlohmann::json data_fingerprint(const PretrainArguments& a, size_t train_sequences, int world_size) {
   nlohmann::json j;
 #define FT_TO_JSON(name) j[#name] = a.name;
   FT_DATA_FIELDS(FT_TO_JSON)
 #undef FT_TO_JSON
   j["train_sequences"] = train_sequences;
+  j["world_size"] = world_size;  // the global batch and each rank's masks depend on it
   return j;
 }
 
@@ -221,11 +227,17 @@ nlohmann::json PretrainArguments::to_json() const {
 PretrainOutcome run_pretraining(const PretrainArguments& a) {
   a.validate();
   set_threads(a.threads);
-  const std::string device = resolve_device(a.device);
+  std::string device = resolve_device(a.device);
+  const std::unique_ptr<distributed::Group> group = distributed::join_from_env(device, a.ddp_timeout);
+  const int rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
+  const bool writer = rank == 0;  // of every file, log line and the progress bar
+  if (!writer) set_quiet(true);
   const std::string precision = resolve_precision(a.fp16, a.bf16, device);
-  make_dirs(a.output_dir);
-  // A stale results file would make an unfinished run look finished.
-  fs::remove(join_path(a.output_dir, "pretrain_results.json"));
+  if (writer) {
+    make_dirs(a.output_dir);
+    // A stale results file would make an unfinished run look finished.
+    fs::remove(join_path(a.output_dir, "pretrain_results.json"));
+  }
   const std::string ckpt = join_path(a.output_dir, "checkpoint");
   const std::string resume_dir = a.resume ? existing_checkpoint(ckpt) : "";
   const nlohmann::json resume_state = a.resume ? read_json(join_path(resume_dir, "trainer_state.json")) : nlohmann::json();
@@ -249,7 +261,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
     throw Error("--max-length " + std::to_string(a.max_length) + " needs " + std::to_string(positions_needed) +
                 " position embeddings; the model has " + std::to_string(cfg.max_position_embeddings));
   // Later copies (checkpoints, final model) come from here, which never moves.
-  if (fs::weakly_canonical(tok_dir) != fs::weakly_canonical(a.output_dir)) io::copy_tokenizer_files(tok_dir, a.output_dir);
+  if (writer && fs::weakly_canonical(tok_dir) != fs::weakly_canonical(a.output_dir)) io::copy_tokenizer_files(tok_dir, a.output_dir);
 
   // Corpus: tokenized once; the last eval_lines lines are held out.
   Stopwatch prep_clock;
@@ -282,7 +294,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
       eval_enabled ? make_eval_set(eval_seqs, a.per_device_eval_batch_size, vocab, mopts, a.seed) : EvalSet{};
 
   // Schedule over epochs of the packed sequences.
-  const size_t batch = static_cast<size_t>(a.per_device_train_batch_size);
+  const size_t batch = static_cast<size_t>(a.per_device_train_batch_size * world);  // the global batch
   const size_t accum = static_cast<size_t>(a.gradient_accumulation_steps);
   const size_t batches_per_epoch = (train_seqs.size() + batch - 1) / batch;
   const int64_t steps_per_epoch = static_cast<int64_t>((batches_per_epoch + accum - 1) / accum);
@@ -293,11 +305,11 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   model->to(dev);
   model->train();
   TrainingStep stepper(*model, {{a.learning_rate, a.adam_beta1, a.adam_beta2, a.adam_epsilon, a.weight_decay}, a.max_grad_norm},
-                       precision, dev);
+                       precision, dev, group.get());
 
   PretrainOutcome out;
   out.log_history = nlohmann::json::array();
-  const nlohmann::json fingerprint = data_fingerprint(a, train_seqs.size());
+  const nlohmann::json fingerprint = data_fingerprint(a, train_seqs.size(), world);
   int64_t step = 0;
   if (a.resume) {
     for (auto it = fingerprint.begin(); it != fingerprint.end(); ++it)
@@ -337,7 +349,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   auto run_eval = [&] {
     sync_losses();
     Stopwatch c;
-    last_eval = evaluate_mlm(*model, eval_set, device, precision);
+    last_eval = evaluate_mlm(*model, eval_set, device, precision, group.get());
     has_eval = true;
     other_seconds += c.seconds();
     out.log_history.push_back({{"eval_loss", last_eval.loss},
@@ -381,13 +393,19 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
     torch::manual_seed(data::derive_seed(a.seed, static_cast<uint64_t>(step), kDropoutStream));
 
     for (size_t b = first_batch; b < last_batch; ++b) {
-      const std::vector<size_t> idx(order.begin() + static_cast<std::ptrdiff_t>(b * batch),
-                                    order.begin() + static_cast<std::ptrdiff_t>(std::min(train_seqs.size(), (b + 1) * batch)));
+      const std::vector<size_t> global(order.begin() + static_cast<std::ptrdiff_t>(b * batch),
+                                       order.begin() + static_cast<std::ptrdiff_t>(std::min(train_seqs.size(), (b + 1) * batch)));
+      const std::vector<size_t> idx = group ? distributed::rank_share(global, rank, world) : global;
+      if (idx.empty()) continue;  // a short last batch: this rank only joins the all-reduce
       const data::Batch bt = data::collate(train_seqs, {}, idx, vocab.pad_id, dev.is_cuda());
-      const data::MaskedBatch masked = data::mask_tokens(
-          bt.input_ids, vocab, mopts, data::derive_seed(a.seed, static_cast<uint64_t>(step), kFirstMaskStream + (b - first_batch)));
+      // Each rank its own mask stream (a single process: stream kFirstMaskStream + micro-batch, as before).
+      const uint64_t stream = kFirstMaskStream + (b - first_batch) * static_cast<uint64_t>(world) + static_cast<uint64_t>(rank);
+      const data::MaskedBatch masked = data::mask_tokens(bt.input_ids, vocab, mopts, data::derive_seed(a.seed, static_cast<uint64_t>(step), stream));
       const data::MlmBatch m = data::apply_mask(bt, masked).to(dev);
-      stepper.backward(mlm_loss(*model, m, device, precision) / static_cast<double>(last_batch - first_batch));
+      // Weighted by this rank's share of the global batch; the ranks' gradients are summed.
+      const double share = static_cast<double>(idx.size()) / static_cast<double>(global.size());
+      torch::Tensor loss = mlm_loss(*model, m, device, precision) / static_cast<double>(last_batch - first_batch);
+      stepper.backward(group ? loss * share : loss, b + 1 == last_batch);
       real_tokens += bt.real_tokens;
       sequences += static_cast<int64_t>(idx.size());
     }
@@ -407,7 +425,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
     }
     progress.update(step, logged_loss, lr, static_cast<double>(sequences) / std::max(1e-9, clock.seconds() - other_seconds));
     if (eval_enabled && a.eval_steps > 0 && step % a.eval_steps == 0) run_eval();
-    if (a.save_steps > 0 && step % a.save_steps == 0 && step < total_steps) {
+    if (writer && a.save_steps > 0 && step % a.save_steps == 0 && step < total_steps) {
       sync_losses();
       Stopwatch c;
       write_checkpoint(ckpt, *model, stepper.optimizer(), a.output_dir, state_json());
@@ -420,6 +438,13 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   progress.finish();
   const double train_s = std::max(1e-9, clock.seconds() - other_seconds);
   const int64_t steps_run = step - first_step;
+  const nlohmann::json ranks = rank_statistics(group.get(), sequences, real_tokens, train_s, stepper.allreduce_bytes_per_step(),
+                                               stepper.allreduce_seconds());
+  out.model = model;
+  if (!writer) {
+    out.results = {{"distributed", ranks}};
+    return out;
+  }
 
   io::save_model(a.output_dir, *model);
   write_json_atomic(join_path(a.output_dir, "trainer_state.json"), state_json());
@@ -432,8 +457,9 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
       {"epochs", epoch_at(step)},
       {"train_runtime_s", train_s},
       {"seconds_per_step", steps_run > 0 ? train_s / static_cast<double>(steps_run) : 0.0},
-      {"tokens_per_second", static_cast<double>(real_tokens) / train_s},
-      {"sequences_per_second", static_cast<double>(sequences) / train_s},
+      {"tokens_per_second", ranks["real_tokens"].get<double>() / train_s},
+      {"sequences_per_second", ranks["samples_per_second"]},  // the ranks' sum; each rank's in "distributed"
+      {"distributed", ranks},
       {"final_train_loss", final_train_loss(out.losses, a.logging_steps)},
       {"corpus", {{"path", a.corpus}, {"lines", n_lines}, {"train_lines", n_lines - n_eval}, {"eval_lines", n_eval},
                   {"train_sequences", train_seqs.size()}, {"train_tokens", train_tokens}, {"eval_sequences", eval_seqs.size()}}},
@@ -446,7 +472,6 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   if (has_eval)
     out.results["eval"] = {{"mlm_loss", last_eval.loss}, {"mlm_accuracy", last_eval.accuracy}, {"masked_tokens", last_eval.tokens}};
   write_json_atomic(join_path(a.output_dir, "pretrain_results.json"), out.results);
-  out.model = model;
   return out;
 }
 

@@ -43,6 +43,7 @@ struct PretrainArguments {
   bool bf16 = false, fp16 = false;
   std::string device = "auto";
   int threads = 0;
+  int64_t ddp_timeout = 1800;  // seconds a data-parallel rendezvous or collective may wait
   std::string command_line;  // recorded in pretrain_results.json
 
   void validate() const;  // names the offending option
@@ -56,6 +57,9 @@ struct PretrainOutcome {
   model::Transformer model{nullptr};  // the trained model, as saved
 };
 
+// Under a distributed launch (RANK, WORLD_SIZE, ...) each rank takes its share of every global batch
+// (per-device × world sequences), masks it with its own seed, and the ranks' gradients are summed,
+// each weighted by its share (so equal shares average, as DDP does); rank 0 alone writes.
 // Runs pretraining and writes into output_dir: config.json + model.safetensors (…ForMaskedLM), the
 // tokenizer files, trainer_state.json and pretrain_results.json; checkpoint/ every save_steps.
 // A NaN/inf loss stops the run with an ft::Error and leaves the last checkpoint as it was.

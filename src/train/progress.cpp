@@ -21,6 +21,7 @@ ProgressBar::ProgressBar(int64_t total_steps, int64_t first_step)
     : total_(total_steps), first_(first_step), tty_(isatty(STDERR_FILENO) != 0) {}
 
 void ProgressBar::update(int64_t step, double loss, double lr, double samples_per_second) {
+  if (quiet()) return;
   const double now = clock_.seconds();
   // A terminal gets ~10 redraws a second; a log gets a line every 30 s and at the end.
   if (step != total_ && now - last_print_ < (tty_ ? 0.1 : 30.0)) return;

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/resources.h"
 #include "core/runtime.h"
+#include "distributed/group.h"
 #include "io/hf_model.h"
 #include "io/model_loader.h"
 #include "io/peft_adapter.h"
@@ -93,6 +94,30 @@ std::vector<std::string> model_labels(const data::Dataset& ds, const std::string
 }  // namespace
 
 std::string torch_version() { return TORCH_VERSION; }
+
+nlohmann::json rank_statistics(distributed::Group* group, int64_t samples, int64_t real_tokens, double seconds,
+                               int64_t allreduce_bytes_per_step, double allreduce_seconds) {
+  const std::vector<double> mine = {static_cast<double>(samples), static_cast<double>(real_tokens), seconds,
+                                    static_cast<double>(peak_rss_bytes()), static_cast<double>(cuda_peak_allocated_bytes()),
+                                    allreduce_seconds};
+  const std::vector<std::vector<double>> all = group ? group->all_gather(mine) : std::vector<std::vector<double>>{mine};
+  nlohmann::json ranks = nlohmann::json::array();
+  double total_samples = 0, total_tokens = 0, total_rate = 0;
+  for (size_t r = 0; r < all.size(); ++r) {
+    const auto& v = all[r];
+    const double rate = v[0] / std::max(1e-9, v[2]);
+    total_samples += v[0];
+    total_tokens += v[1];
+    total_rate += rate;
+    ranks.push_back({{"rank", r}, {"samples", static_cast<int64_t>(v[0])}, {"real_tokens", static_cast<int64_t>(v[1])},
+                     {"samples_per_second", rate}, {"allreduce_seconds", v[5]}, {"peak_rss_bytes", static_cast<int64_t>(v[3])},
+                     {"cuda_peak_allocated_bytes", static_cast<int64_t>(v[4])}});
+  }
+  return {{"world_size", all.size()}, {"backend", group ? group->backend() : "none"},
+          {"allreduce_bytes_per_step", allreduce_bytes_per_step}, {"ranks", ranks},
+          {"samples", static_cast<int64_t>(total_samples)}, {"real_tokens", static_cast<int64_t>(total_tokens)},
+          {"samples_per_second", total_rate}};
+}
 
 std::string summary_line(const nlohmann::json& r) {
   char buf[512];
@@ -196,11 +221,17 @@ nlohmann::json run_training(const RunSpec& spec) {
   if (spec.train_file.empty()) throw Error("train: --train-file is required");
   if (args.output_dir.empty()) throw Error("train: --output-dir is required");
   set_threads(args.threads);
-  const std::string device = resolve_device(args.device);
+  std::string device = resolve_device(args.device);
+  // Under a distributed launch (RANK, WORLD_SIZE, ...): rank 0 alone writes files and logs.
+  const std::unique_ptr<distributed::Group> group = distributed::join_from_env(device, args.ddp_timeout);
+  const bool writer = !group || group->rank() == 0;
+  if (!writer) set_quiet(true);
   const std::string precision = resolve_precision(args.fp16, args.bf16, device);
-  make_dirs(args.output_dir);
-  // A stale results.json would make an unfinished run look finished: remove it first.
-  std::filesystem::remove(join_path(args.output_dir, "results.json"));
+  if (writer) {
+    make_dirs(args.output_dir);
+    // A stale results.json would make an unfinished run look finished: remove it first.
+    std::filesystem::remove(join_path(args.output_dir, "results.json"));
+  }
 
   const std::string tok_dir = spec.tokenizer_dir.empty() ? spec.model.dir : spec.tokenizer_dir;
   std::string resume_dir = spec.resume_from_checkpoint;
@@ -263,6 +294,7 @@ nlohmann::json run_training(const RunSpec& spec) {
 
   reset_cuda_peak_stats();
   Trainer trainer(model, args, device);
+  trainer.group = group.get();
   auto save_checkpoint = [&](const std::string& dir) {
     if (model->has_lora()) io::save_adapter(dir, *model, spec.model.lora, spec.model.dir);
     else io::save_model(dir, *model);
@@ -284,6 +316,7 @@ nlohmann::json run_training(const RunSpec& spec) {
                          {"train_file", spec.train_file}, {"max_train_samples", spec.max_train_samples},
                          {"train_examples", train_ex.size()}, {"max_length", args.max_length}, {"seed", args.seed},
                          {"per_device_train_batch_size", args.per_device_train_batch_size},
+                         {"world_size", group ? group->world_size() : 1},
                          {"gradient_accumulation_steps", args.gradient_accumulation_steps},
                          {"group_by_length", args.group_by_length}, {"learning_rate", args.learning_rate},
                          {"lr_scheduler_type", args.lr_scheduler_type}, {"weight_decay", args.weight_decay},
@@ -297,13 +330,16 @@ nlohmann::json run_training(const RunSpec& spec) {
   if (validating && !spec.eval_file.empty()) {
     test_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
     test_ex = tokenize(*test_ds, tok, args.max_length);
-    test_eval = evaluate(*model, test_ex, args.per_device_eval_batch_size, device, precision);
+    test_eval = evaluate(*model, test_ex, args.per_device_eval_batch_size, device, precision, group.get());
     info("test: accuracy " + std::to_string(test_eval->metrics.accuracy) + " on " + std::to_string(test_ex.size()) +
          " examples from " + spec.eval_file);
   } else if (out.has_eval && !validating) {
     test_eval = out.final_eval;
   }
   const int64_t peak_rss = peak_rss_bytes();
+  const nlohmann::json ranks = rank_statistics(group.get(), out.train_samples, out.train_real_tokens, out.train_runtime_s,
+                                               out.allreduce_bytes_per_step, out.allreduce_seconds);
+  if (!writer) return ranks;
 
   save_checkpoint(args.output_dir);
   int64_t checkpoint_bytes = 0;
@@ -340,10 +376,12 @@ nlohmann::json run_training(const RunSpec& spec) {
       {"parameters", {{"trainable", counts.trainable}, {"total", counts.base}, {"adapter", counts.adapter},
                       {"trainable_percent", counts.trainable_percent()}}},
       {"train", {{"final_loss", out.final_train_loss}, {"runtime_s", out.train_runtime_s},
-                 {"samples_per_second", out.train_samples / train_s},
-                 {"real_tokens_per_second", out.train_real_tokens / train_s},
-                 {"steps", out.global_step}, {"epochs", out.epochs_done}, {"samples", out.train_samples},
+                 {"samples_per_second", ranks["samples_per_second"]},
+                 {"real_tokens_per_second", ranks["real_tokens"].get<double>() / train_s},
+                 {"steps", out.global_step}, {"epochs", out.epochs_done}, {"samples", ranks["samples"]},
                  {"examples", train_ex.size()}, {"stopped_early", out.stopped_early}}},
+      // train's samples and samples/s are the ranks' sums; each rank's figures and memory are here.
+      {"distributed", ranks},
       {"memory", {{"peak_rss_bytes", peak_rss}, {"cuda_peak_allocated_bytes", cuda_peak_allocated_bytes()},
                   {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
       {"checkpoint", {{"path", args.output_dir}, {"bytes", checkpoint_bytes}}},

@@ -9,6 +9,10 @@
 #include "model/spec.h"
 #include "train/args.h"
 
+namespace ft::distributed {
+class Group;
+}
+
 namespace ft::train {
 
 struct RunSpec {
@@ -35,7 +39,8 @@ struct RunSpec {
   nlohmann::json to_json() const;
 };
 
-// Runs training and returns the content of results.json.
+// Runs training and returns the content of results.json; a data-parallel rank other than 0 writes
+// nothing and returns the "distributed" section only.
 nlohmann::json run_training(const RunSpec& spec);
 
 // Evaluates a model (optionally with an adapter) on a labelled file; writes predictions.tsv and
@@ -44,6 +49,13 @@ nlohmann::json run_evaluation(const RunSpec& spec, const std::string& output_dir
 
 // One human line from results.json: arm, accuracy, losses, gap, trainable share, time, checkpoint.
 std::string summary_line(const nlohmann::json& results);
+
+// results.json's "distributed" section: world_size, backend ("none" without a group),
+// allreduce_bytes_per_step, ranks [{rank, samples, real_tokens, samples_per_second, allreduce_seconds,
+// peak_rss_bytes, cuda_peak_allocated_bytes}], and the ranks' sums samples, real_tokens,
+// samples_per_second. A collective: with a group, every rank calls it, with its own figures.
+nlohmann::json rank_statistics(distributed::Group* group, int64_t samples, int64_t real_tokens, double seconds,
+                               int64_t allreduce_bytes_per_step, double allreduce_seconds);
 
 // The torch version this binary was built against, e.g. "1.13.1".
 std::string torch_version();

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "distributed/group.h"
 
 namespace ft::train {
 
@@ -29,10 +30,18 @@ torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double ma
 }
 
 TrainingStep::TrainingStep(torch::nn::Module& model, const StepSettings& s, const std::string& precision,
-                           const torch::Device& device)
-    : optimizer_(model, s.adamw), scaler_(precision == "fp16", device), max_grad_norm_(s.max_grad_norm) {}
+                           const torch::Device& device, distributed::Group* group)
+    : optimizer_(model, s.adamw), scaler_(precision == "fp16", device), device_(device), max_grad_norm_(s.max_grad_norm) {
+  if (group) sync_ = std::make_unique<distributed::GradientSync>(*group, optimizer_.parameters());
+}
 
-void TrainingStep::backward(const torch::Tensor& loss) {
+TrainingStep::~TrainingStep() = default;
+
+int64_t TrainingStep::allreduce_bytes_per_step() const { return sync_ ? sync_->bytes_per_step() : 0; }
+double TrainingStep::allreduce_seconds() const { return sync_ ? sync_->seconds() : 0.0; }
+
+void TrainingStep::backward(const torch::Tensor& loss, bool last) {
+  if (sync_ && last) sync_->overlap_next_backward();
   scaler_.scale(loss).backward();
   // Summed in float64 on the device, as the host used to sum each micro-batch's .item().
   const torch::Tensor value = loss.detach().to(torch::kDouble);
@@ -40,6 +49,11 @@ void TrainingStep::backward(const torch::Tensor& loss) {
 }
 
 void TrainingStep::step(double lr) {
+  if (sync_) {
+    // A rank whose share of a short last batch was empty still joins the all-reduce, with zeros.
+    if (!step_loss_.defined()) step_loss_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+    sync_->all_reduce(step_loss_);
+  }
   if (!step_loss_.defined()) throw Error("training step without a backward pass");
   scaler_.unscale(optimizer_.parameters());
   grad_norm_ = clip_grad_norm(optimizer_.parameters(), max_grad_norm_);

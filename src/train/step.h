@@ -6,11 +6,17 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "train/optimizer.h"
 #include "train/precision.h"
+
+namespace ft::distributed {
+class Group;
+class GradientSync;
+}  // namespace ft::distributed
 
 namespace ft::train {
 
@@ -27,12 +33,17 @@ struct StepSettings {
 class TrainingStep {
  public:
   // The optimizer takes the trainable parameters of `model`, which must already be on `device`.
-  TrainingStep(torch::nn::Module& model, const StepSettings& s, const std::string& precision, const torch::Device& device);
+  // With a group (data parallelism), step() first sums the gradients and the step's loss over the
+  // ranks; each rank's micro-batch losses must then be weighted by its share of the global batch.
+  TrainingStep(torch::nn::Module& model, const StepSettings& s, const std::string& precision, const torch::Device& device,
+               distributed::Group* group = nullptr);
+  ~TrainingStep();
 
   // Backward of one micro-batch's loss (a 0-dim float tensor, already divided by the number of
-  // micro-batches in the step); its value is added to the step's loss.
-  void backward(const torch::Tensor& loss);
-  // Ends the step: unscale, clip, the AdamW update at learning rate lr (skipped on an fp16
+  // micro-batches in the step); its value is added to the step's loss. With a group, `last` (the
+  // step's last micro-batch on this rank) lets the gradient all-reduce overlap this backward.
+  void backward(const torch::Tensor& loss, bool last = false);
+  // Ends the step: (all-reduce,) unscale, clip, the AdamW update at learning rate lr (skipped on an fp16
   // overflow), zero the gradients, update the loss scale.
   void step(double lr);
 
@@ -45,10 +56,15 @@ class TrainingStep {
   void set_steps(int64_t steps) { steps_ = steps; }  // where a resumed run starts counting
   MultiTensorAdamW& optimizer() { return optimizer_; }
   LossScaler& scaler() { return scaler_; }
+  // Bytes each rank all-reduces per optimizer step, and the seconds spent so far (0 without a group).
+  int64_t allreduce_bytes_per_step() const;
+  double allreduce_seconds() const;
 
  private:
   MultiTensorAdamW optimizer_;
   LossScaler scaler_;
+  std::unique_ptr<distributed::GradientSync> sync_;
+  torch::Device device_;
   double max_grad_norm_;
   int64_t steps_ = 0;
   torch::Tensor step_loss_;             // float64 on the device, this step's micro-batch losses so far

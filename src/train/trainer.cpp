@@ -12,6 +12,7 @@
 #include "core/runtime.h"
 #include "core/resources.h"
 #include "data/batching.h"
+#include "distributed/group.h"
 #include "io/state_dict.h"
 #include "train/inference.h"
 #include "train/metrics.h"
@@ -80,13 +81,22 @@ nlohmann::json EvalResult::to_log() const {
 }
 
 EvalResult evaluate(model::TransformerImpl& model, const Examples& data, int64_t batch_size, const std::string& device,
-                    const std::string& precision) {
+                    const std::string& precision, distributed::Group* group) {
   if (data.size() == 0) throw Error("evaluation set is empty");
   Stopwatch clock;
   InferenceResult r;
   {
     AutocastScope autocast(precision, device);
-    r = run_inference(model, data.sequences, data.labels, {batch_size, device});
+    InferenceOptions opts{batch_size, device};
+    if (group) {
+      opts.shard = group->rank();
+      opts.shards = group->world_size();
+    }
+    r = run_inference(model, data.sequences, data.labels, opts);
+  }
+  if (group) {
+    std::vector<torch::Tensor> parts{r.logits, r.losses};
+    group->all_reduce_sum(parts);
   }
   return eval_result(torch::softmax(r.logits, -1), r.losses.mean().item<double>(), clock.seconds(), data.labels);
 }
@@ -126,15 +136,17 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   settings.adamw.learning_rate = args_.learning_rate;
   settings.adamw.weight_decay = args_.weight_decay;
   settings.max_grad_norm = args_.max_grad_norm;
-  TrainingStep stepper(*model_, settings, precision_, device);
+  TrainingStep stepper(*model_, settings, precision_, device, group);
+  const int rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
+  const bool writer = rank == 0;  // of files: checkpoints (the caller writes the rest)
   const std::vector<torch::Tensor>& trainable = stepper.optimizer().parameters();
   const bool pin = device.is_cuda();
 
   const data::Ordering order{true, args_.group_by_length, args_.seed};
   std::vector<size_t> lengths;
   for (const auto& s : train_data.sequences) lengths.push_back(s.size());
-  const int64_t batches_per_epoch =
-      (static_cast<int64_t>(train_data.size()) + args_.per_device_train_batch_size - 1) / args_.per_device_train_batch_size;
+  const int64_t global_batch = args_.per_device_train_batch_size * world;
+  const int64_t batches_per_epoch = (static_cast<int64_t>(train_data.size()) + global_batch - 1) / global_batch;
   const int64_t steps_per_epoch =
       (batches_per_epoch + args_.gradient_accumulation_steps - 1) / args_.gradient_accumulation_steps;
   const int64_t total_steps = args_.max_steps > 0 ? args_.max_steps
@@ -209,7 +221,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   auto run_eval = [&](double epoch) {
     sync_losses();
     Stopwatch c;
-    EvalResult e = evaluate(*model_, *eval_data, args_.per_device_eval_batch_size, device_, precision_);
+    EvalResult e = evaluate(*model_, *eval_data, args_.per_device_eval_batch_size, device_, precision_, group);
     eval_seconds_here += c.seconds();
     nlohmann::json entry = e.to_log();
     entry["epoch"] = rounded(epoch, 2);
@@ -246,6 +258,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   // which marks it complete, last. Then the oldest beyond save_total_limit go (never the best).
   auto save = [&] {
     sync_losses();
+    if (!writer) return;
     Stopwatch c;
     const std::string dir = join_path(args_.output_dir, kCheckpointPrefix + std::to_string(out.global_step)), tmp = dir + ".tmp";
     remove_tree(tmp);
@@ -309,7 +322,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   int64_t epoch = out.global_step / std::max<int64_t>(1, steps_per_epoch);
   size_t first_batch = static_cast<size_t>((out.global_step % std::max<int64_t>(1, steps_per_epoch)) * args_.gradient_accumulation_steps);
   while (out.global_step < total_steps && !out.stopped_early) {
-    const auto batches = data::epoch_batches(lengths, args_.per_device_train_batch_size, order, epoch);
+    const auto batches = data::epoch_batches(lengths, global_batch, order, epoch);
     // One optimizer step per group of gradient_accumulation_steps batches; a shorter last group
     // still steps, with its loss averaged over the batches it has.
     const size_t accum = static_cast<size_t>(args_.gradient_accumulation_steps);
@@ -317,16 +330,20 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
       const size_t group_end = std::min(batches.size(), b + accum);
       const double lr = lr_at(out.global_step);
       for (size_t micro = b; micro < group_end; ++micro) {
+        const std::vector<size_t> mine = group ? distributed::rank_share(batches[micro], rank, world) : batches[micro];
+        if (mine.empty()) continue;  // a short last batch: this rank only joins the all-reduce
         const data::Batch batch =
-            data::collate(train_data.sequences, train_data.labels, batches[micro], model_->config().pad_token_id, pin)
-                .to(device);
+            data::collate(train_data.sequences, train_data.labels, mine, model_->config().pad_token_id, pin).to(device);
         torch::Tensor loss;
         {
           AutocastScope autocast(precision_, device_);
           const torch::Tensor logits = model_->forward(batch);  // [B,L]
           loss = torch::cross_entropy_loss(logits.to(torch::kFloat), batch.labels) / static_cast<double>(group_end - b);
+          // Weighted by this rank's share, the ranks' summed gradients are those of the global batch's mean.
+          if (mine.size() != batches[micro].size())
+            loss = loss * (static_cast<double>(mine.size()) / static_cast<double>(batches[micro].size()));
         }
-        stepper.backward(loss);
+        stepper.backward(loss, micro + 1 == group_end);
         out.train_samples += batch.size();
         out.train_real_tokens += batch.real_tokens;
       }
@@ -368,6 +385,8 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   out.final_train_loss = final_train_loss(out.losses, args_.logging_steps);
   out.train_runtime_s = earlier_train_seconds + train_clock.seconds() - eval_seconds_here;
   out.eval_runtime_s = eval_seconds + eval_seconds_here;
+  out.allreduce_bytes_per_step = stepper.allreduce_bytes_per_step();
+  out.allreduce_seconds = stepper.allreduce_seconds();
 
   if (args_.load_best_model_at_end && out.best_step >= 0) {
     if (best_state.empty()) {

@@ -13,6 +13,10 @@
 #include "train/args.h"
 #include "train/metrics.h"
 
+namespace ft::distributed {
+class Group;
+}
+
 namespace ft::train {
 
 // Tokenized examples: sequences are full encodings ([CLS] … [SEP]), labels index the label names.
@@ -33,8 +37,10 @@ struct EvalResult {
   nlohmann::json to_log() const;     // eval_loss, eval_accuracy, eval_f1, ... as HF logs them
 };
 
+// With a group, each rank runs every world-th batch and the results are summed over the ranks: every
+// rank gets the whole evaluation, each example computed once, in the batch it has without a group.
 EvalResult evaluate(model::TransformerImpl& model, const Examples& data, int64_t batch_size, const std::string& device,
-                    const std::string& precision);
+                    const std::string& precision, distributed::Group* group = nullptr);
 // The result of an evaluation from its class probabilities [N,L] (what evaluate derives the rest from).
 EvalResult eval_result(const torch::Tensor& probs, double loss, double runtime_s, const std::vector<int64_t>& labels);
 
@@ -44,7 +50,9 @@ struct TrainOutcome {
   double epochs_done = 0;
   double final_train_loss = 0;  // mean loss of the last logging_steps steps
   double train_runtime_s = 0, eval_runtime_s = 0;
-  int64_t train_samples = 0, train_real_tokens = 0;
+  int64_t train_samples = 0, train_real_tokens = 0;  // this rank's
+  int64_t allreduce_bytes_per_step = 0;              // what each rank exchanged per optimizer step
+  double allreduce_seconds = 0;                      // this rank's time in those exchanges, this run
   EvalResult final_eval, best_eval;
   bool has_eval = false;
   int64_t best_step = -1;
@@ -68,6 +76,9 @@ class Trainer {
   // What a run's checkpoints only resume under (model, method, data, batch size, seed, ...): a
   // checkpoint made under other values is refused, naming the first that differs.
   nlohmann::json fingerprint = nlohmann::json::object();
+  // Data parallelism: each rank takes its share of every global batch (per-device batch × world),
+  // gradients are summed at each optimizer step, evaluation is sharded, and only rank 0 writes.
+  distributed::Group* group = nullptr;
 
   // With resume_dir (a checkpoint-STEP folder of a run with the same fingerprint), continues that
   // run: the same steps, losses and final weights (bit for bit on the CPU) as if it had not stopped.
