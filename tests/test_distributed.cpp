@@ -19,8 +19,9 @@
 #include "data/dataset.h"
 #include "distributed/group.h"
 #include "distributed/launch.h"
+#include "io/model_loader.h"
 #include "io/state_dict.h"
-#include "model/factory.h"
+#include "model/spec.h"
 #include "synthetic_task.h"
 #include "test_util.h"
 #include "train/trainer.h"
@@ -141,10 +142,10 @@ TEST(DataParallel, ShardedEvaluationEqualsOneProcessExactly) {
     ex.ids.push_back(std::to_string(i));
   }
   at::set_num_threads(1);
-  ft::model::Transformer reference = ft::model::build_model(spec);
+  ft::model::Transformer reference = ft::io::build_model(spec);
   const ft::train::EvalResult one = ft::train::evaluate(*reference, ex, 32, "cpu", "fp32");
   // Built here, not on the rank threads, which would share the seeding generator.
-  std::vector<ft::model::Transformer> models = {ft::model::build_model(spec), ft::model::build_model(spec)};
+  std::vector<ft::model::Transformer> models = {ft::io::build_model(spec), ft::io::build_model(spec)};
   std::vector<ft::train::EvalResult> got(2);
   on_ranks(2, [&](dist::Group& g) {
     const size_t r = static_cast<size_t>(g.rank());
