@@ -195,7 +195,9 @@ TEST(Compare, InterruptedArmContinuesFromItsCheckpoint) {
   const auto log2 = ft::read_json(arm + "/trainer_state.json")["log_history"];
   ASSERT_EQ(log.size(), log2.size());
   for (size_t i = 0; i + 1 < log.size(); ++i) {  // the last entry holds run times
-    if (log[i].contains("loss")) EXPECT_EQ(log[i], log2[i]) << i;
+    if (log[i].contains("loss")) {
+      EXPECT_EQ(log[i], log2[i]) << i;
+    }
   }
 }
 
@@ -294,7 +296,9 @@ TEST(Compare, ValidationSplitLearningRateSweepAndPerturbationsEndToEnd) {
   ASSERT_EQ(c["runs"].size(), 2u);
   for (const auto& r : c["runs"]) {
     EXPECT_EQ(r["selection_set"], "validation");
-    if (r["arm"] == "full") EXPECT_DOUBLE_EQ(r["learning_rate"].get<double>(), best_rate);
+    if (r["arm"] == "full") {
+      EXPECT_DOUBLE_EQ(r["learning_rate"].get<double>(), best_rate);
+    }
   }
   EXPECT_TRUE(c.contains("robustness"));
   EXPECT_TRUE(c.contains("calibration"));

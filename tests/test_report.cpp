@@ -741,7 +741,9 @@ TEST(ReportComparison, CalibrationAndSeedStabilityVerdicts) {
   EXPECT_EQ(c["calibration"]["runs"].size(), 6u);
   // Seed 0: full is 95% right at 0.99 (ECE 0.04); LoRA 90% right at 0.9 (ECE 0).
   for (const json& r : c["calibration"]["runs"])
-    if (r["seed"] == 0) EXPECT_NEAR(r["ece"]["value"].get<double>(), r["arm"] == "full" ? 0.04 : 0.0, 1e-9) << r.dump();
+    if (r["seed"] == 0) {
+      EXPECT_NEAR(r["ece"]["value"].get<double>(), r["arm"] == "full" ? 0.04 : 0.0, 1e-9) << r.dump();
+    }
   const json stable = verdict_of(c, "more stable across seeds (accuracy)");
   EXPECT_EQ(stable["holds"], true) << stable["evidence"];
   ASSERT_EQ(c["stability"].size(), 2u);
