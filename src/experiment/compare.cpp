@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/shell.h"
 #include "report/comparison.h"
 #include "train/trainer.h"
 
@@ -49,7 +50,8 @@ void remove_stale_temp_files(const std::string& dir) {
 struct Job {
   std::string label, dir;      // for messages; the run folder (cleaned of temp files after an interrupt)
   std::string log;             // its output goes here when several run at once ("" = the terminal)
-  std::vector<std::string> args;
+  size_t run = 0;              // index into the expanded runs
+  std::vector<std::string> args;  // filled in by run_jobs' prepare, just before the job starts
 };
 
 pid_t spawn(const std::string& binary, const Job& job) {
@@ -240,12 +242,6 @@ std::vector<ArmRun> CompareSpec::expand() const {
 
 namespace {
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 void emit_jobs(const CompareSpec& spec, const std::vector<ArmRun>& runs, const std::string& binary) {
   const std::string dir = std::filesystem::absolute(spec.emit_jobs).string();
   const std::string config = std::filesystem::absolute(join_path(spec.output_dir, "compare_config.json")).string();
@@ -333,10 +329,10 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
       for (const std::string& path : list_dir(r.dir))
         if (path.find("/checkpoint-") != std::string::npos) remove_tree(path);
     trained_now[i] = true;
-    training.push_back({label_of(i), r.dir, slots > 1 ? join_path(r.dir, "train.log") : "", {std::to_string(i)}});
+    training.push_back({label_of(i), r.dir, slots > 1 ? join_path(r.dir, "train.log") : "", i, {}});
   }
   run_jobs(finetune_binary, training, slots, [&](Job& job, size_t slot) {
-    const ArmRun& r = runs[std::stoul(job.args.at(0))];
+    const ArmRun& r = runs[job.run];
     nlohmann::json config = r.config;
     if (config.value("save_strategy", std::string("no")) == "no") config["save_strategy"] = "epoch";
     if (!config.contains("save_total_limit")) config["save_total_limit"] = 1;
@@ -362,10 +358,10 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
         info(label_of(i) + ": robustness finished earlier, kept (" + out + ")");
         continue;
       }
-      robustness.push_back({label_of(i), out, slots > 1 ? join_path(runs[i].dir, "robustness.log") : "", {std::to_string(i)}});
+      robustness.push_back({label_of(i), out, slots > 1 ? join_path(runs[i].dir, "robustness.log") : "", i, {}});
     }
     run_jobs(finetune_binary, robustness, slots, [&](Job& job, size_t slot) {
-      const ArmRun& r = runs[std::stoul(job.args.at(0))];
+      const ArmRun& r = runs[job.run];
       nlohmann::json config = robustness_config(r, *spec.robustness, job.dir);
       place(config, slot);
       const std::string cfg = join_path(r.dir, "robustness_config.json");

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/shell.h"
 #include "report/format.h"
 
 namespace ft::report {
@@ -24,12 +25,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 // ---- gnuplot plumbing -------------------------------------------------------------------------
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char ch : s) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return out + "'";
-}
 
 // Gnuplot single-quoted strings take no escapes; a quote is doubled.
 std::string gp_quote(const std::string& s) {
