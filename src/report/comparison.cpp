@@ -670,19 +670,18 @@ json ci_json(const BootstrapCI& ci) { return {{"value", ci.diff}, {"lo", ci.lo},
 
 // Reliability diagram data: per non-empty bin, its range, count, accuracy and mean confidence.
 json reliability_bins(const CalibrationInputs& x, int bins = 15) {
-  json out = json::array();
-  for (int b = 0; b < bins; ++b) {
-    double n = 0, right = 0, conf = 0;
-    for (size_t i = 0; i < x.size(); ++i)
-      if (std::clamp(static_cast<int>(std::ceil(x.confidence[i] * bins)) - 1, 0, bins - 1) == b) {
-        n += 1;
-        right += x.correct[i];
-        conf += x.confidence[i];
-      }
-    if (n > 0)
-      out.push_back({{"lo", static_cast<double>(b) / bins}, {"hi", static_cast<double>(b + 1) / bins}, {"count", n},
-                     {"accuracy", right / n}, {"confidence", conf / n}});
+  std::vector<double> n(static_cast<size_t>(bins)), right(n.size()), conf(n.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const auto b = static_cast<size_t>(calibration_bin(x.confidence[i], bins));
+    n[b] += 1;
+    right[b] += x.correct[i];
+    conf[b] += x.confidence[i];
   }
+  json out = json::array();
+  for (size_t b = 0; b < n.size(); ++b)
+    if (n[b] > 0)
+      out.push_back({{"lo", static_cast<double>(b) / bins}, {"hi", static_cast<double>(b + 1) / bins}, {"count", n[b]},
+                     {"accuracy", right[b] / n[b]}, {"confidence", conf[b] / n[b]}});
   return out;
 }
 

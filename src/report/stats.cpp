@@ -127,6 +127,10 @@ Equivalence tost_equivalence(const std::vector<double>& per_example_diffs, doubl
   return e;
 }
 
+int calibration_bin(double confidence, int bins) {
+  return std::clamp(static_cast<int>(std::ceil(confidence * bins)) - 1, 0, bins - 1);
+}
+
 Calibration calibration(const CalibrationInputs& x, const std::vector<size_t>* sample, int bins) {
   const size_t n = sample ? sample->size() : x.size();
   if (n == 0) throw Error("calibration: no examples");
@@ -134,8 +138,7 @@ Calibration calibration(const CalibrationInputs& x, const std::vector<size_t>* s
   Calibration c;
   for (size_t k = 0; k < n; ++k) {
     const size_t i = sample ? (*sample)[k] : k;
-    // Bin b holds confidences in (b/bins, (b+1)/bins]; a confidence of exactly 0 goes to the first.
-    const auto b = static_cast<size_t>(std::clamp(static_cast<int>(std::ceil(x.confidence[i] * bins)) - 1, 0, bins - 1));
+    const auto b = static_cast<size_t>(calibration_bin(x.confidence[i], bins));
     count[b] += 1;
     conf[b] += x.confidence[i];
     right[b] += x.correct[i];

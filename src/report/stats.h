@@ -72,6 +72,8 @@ struct Calibration {
   double brier = 0;  // mean (1 − p_true)²: sklearn's brier_score_loss on the true class
   double nll = 0;    // mean −ln p_true (p_true clamped at 1e-12)
 };
+// The bin of a confidence: b holds (b/bins, (b+1)/bins]; a confidence of exactly 0 goes to the first.
+int calibration_bin(double confidence, int bins);
 // On all examples, or on the multiset `sample` of their indices (a bootstrap draw).
 Calibration calibration(const CalibrationInputs& x, const std::vector<size_t>* sample = nullptr, int bins = 15);
 
