@@ -381,6 +381,50 @@ TEST(DataParallelCli, ARankThatDiesStopsTheOthersWithAClearError) {
   }
 }
 
+// A rank that stops answering without dying (SIGSTOP: its sockets stay open, so no peer sees a
+// closed connection) is noticed only by the collective's timeout, --ddp-timeout.
+TEST(DataParallelCli, ARankThatHangsStopsTheOthersAfterTheTimeout) {
+  SyntheticTask task;
+  TempDir out("dp_hang"), logs("dp_hang_logs");
+  const int timeout_s = 15;
+  const std::string args = "train --model " + task.model + " --random-init --method full --train-file " + task.train +
+                           " --num-train-epochs 1000 --per-device-train-batch-size 8 --eval-strategy no --save-strategy steps" +
+                           " --save-steps 10 --threads 1 --ddp-timeout " + std::to_string(timeout_s) + " --output-dir " + out.path;
+  {  // Ranks started by hand: rank 0 gives up after the timeout.
+    const int port = dist::free_port();
+    const pid_t r0 = spawn(rank_env(0, port), args, logs / "rank0.log");
+    const pid_t r1 = spawn(rank_env(1, port), args, logs / "rank1.log");
+    ASSERT_TRUE(wait_for_file(out / "checkpoint-10/trainer_state.json", 120)) << ft::read_file(logs / "rank0.log");
+    ::kill(r1, SIGSTOP);
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(wait_exit(r0), 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(timeout_s + 10));
+    ::kill(r1, SIGKILL);
+    wait_exit(r1);
+    const std::string log = ft::read_file(logs / "rank0.log");
+    EXPECT_NE(log.find("error: rank 0 of 2: all-reduce failed (another rank stopped, or none answered within --ddp-timeout 15 s)"),
+              std::string::npos) << log;
+    expect_only_complete_checkpoints(out.path);
+  }
+  ft::remove_tree(out.path);
+  {  // Under --nproc-per-node the launcher then kills the hung rank too (SIGTERM waits while it is stopped).
+    const pid_t launcher = spawn("", args + " --nproc-per-node 2", logs / "launcher.log");
+    ASSERT_TRUE(wait_for_file(out / "checkpoint-10/trainer_state.json", 120)) << ft::read_file(logs / "launcher.log");
+    const auto rank1 = children_with(launcher, "RANK=1");
+    ASSERT_EQ(rank1.size(), 1u);
+    ::kill(rank1[0], SIGSTOP);
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(wait_exit(launcher), 1);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(timeout_s + 10 + 15));
+    EXPECT_NE(::kill(rank1[0], 0), 0) << "the hung rank outlived the launcher";
+    const std::string log = ft::read_file(logs / "launcher.log");
+    EXPECT_NE(log.find("all-reduce failed (another rank stopped, or none answered within --ddp-timeout 15 s)"),
+              std::string::npos) << log;
+    EXPECT_NE(log.find("error: rank 0 of 2 exited with status 1; stopped the other ranks"), std::string::npos) << log;
+    expect_only_complete_checkpoints(out.path);
+  }
+}
+
 TEST(DataParallelCli, ARendezvousMissingARankTimesOutWithAClearError) {
   SyntheticTask task;
   TempDir out("dp_alone"), logs("dp_alone_logs");
