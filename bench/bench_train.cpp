@@ -3,10 +3,14 @@
 //
 //   bench_train --config DIR --data ratings_train.txt --arm full|lora|eval [--steps 8] [--warmup 1]
 //               [--threads 0] [--device cpu|cuda] [--precision fp32|fp16|bf16] [--nproc-per-node 1]
+//               [--one-rank-group 0|1]
 //
 // --nproc-per-node N (training arms) runs N data-parallel ranks (Gloo on the CPU, NCCL on CUDA) with
 // the same global batch, each rank 1/N of it, and reports the ranks' summed throughput, each rank's
 // peak memory and the bytes each rank all-reduced per optimizer step (bench/data_parallel.sh).
+// --one-rank-group 1 trains in a process group of one rank (NCCL on CUDA, Gloo on the CPU): the same
+// work as without it plus the gradient all-reduce, so the difference is what the collective costs
+// a step (bench/gpu.sh, on a single GPU, where NCCL cannot run two ranks).
 //
 // Warm-up steps (a pass over the evaluation set for eval) run first, untimed; then the timed steps,
 // with a fresh optimizer, from the start of the same data.
@@ -48,6 +52,7 @@ int main(int argc, char** argv) {
   std::string config_dir, data, arm = "full", device = "cpu", precision = "fp32";
   int64_t steps = 8, warmup = 1;
   int threads = 0, nproc = 1;
+  bool one_rank_group = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     if (k == "--config") config_dir = v;
@@ -59,11 +64,12 @@ int main(int argc, char** argv) {
     else if (k == "--device") device = v;
     else if (k == "--precision") precision = v;
     else if (k == "--nproc-per-node") nproc = std::stoi(v);
+    else if (k == "--one-rank-group") one_rank_group = v == "1";
   }
   if (config_dir.empty() || data.empty()) {
     std::fprintf(stderr,
                  "usage: %s --config DIR --data FILE.tsv --arm full|lora|eval [--steps N] [--warmup N] [--threads N] "
-                 "[--device cpu|cuda] [--precision fp32|fp16|bf16] [--nproc-per-node N]\n",
+                 "[--device cpu|cuda] [--precision fp32|fp16|bf16] [--nproc-per-node N] [--one-rank-group 0|1]\n",
                  argv[0]);
     return 2;
   }
@@ -74,7 +80,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     ft::set_threads(threads);
-    const auto group = ft::distributed::join_from_env(device, 600);
+    auto group = ft::distributed::join_from_env(device, 600);
+    if (one_rank_group && !group) {
+      if (arm == "eval") throw ft::Error("--one-rank-group measures training; use it with --arm full or lora");
+      ft::distributed::LaunchEnv alone;
+      alone.master_port = ft::distributed::free_port();
+      group = std::make_unique<ft::distributed::Group>(alone, device, std::chrono::seconds(600));
+    }
     const int world = group ? group->world_size() : 1;
     const double gflops = device.rfind("cpu", 0) == 0 ? matmul_gflops() : 0.0;
     const auto tok = ft::text::Tokenizer::from_dir(config_dir);

@@ -6,6 +6,7 @@
 #      and the CPU-side parity tests on this build;
 #   3. this project and the HF Trainer (+ PEFT) side by side at the klue/roberta-base shape (random
 #      weights, fp16, batch 32, NSMC reviews), each arm in its own process; evaluation at batch 64;
+#      the same two arms in a one-rank NCCL group, whose difference is the all-reduce's cost a step;
 #   4. the whole study, capped at STUDY_STEPS steps an arm, with the projected full-length time.
 # Prints one table last; everything lands in $OUT (gpu.json, logs).
 set -uo pipefail
@@ -50,6 +51,10 @@ for arm in full lora; do
   bench "ours_$arm" build-cuda/bench_train --config "$model" --data "$train" --arm $arm --steps "$STEPS" --warmup 20 \
     --device cuda --precision fp16
 done
+for arm in full lora; do
+  bench "nccl_$arm" build-cuda/bench_train --config "$model" --data "$train" --arm $arm --steps "$STEPS" --warmup 20 \
+    --device cuda --precision fp16 --one-rank-group 1
+done
 bench ours_eval build-cuda/bench_train --config "$model" --data "$test" --arm eval --steps 160 --device cuda --precision fp16
 for arm in full lora; do
   bench "hf_$arm" python3 bench/hf_reference.py --model "$model" --train-file "$train" --arm $arm --max-steps "$STEPS" \
@@ -74,7 +79,7 @@ def load(name):
             return json.loads(f.read().strip().splitlines()[-1])
     except Exception as e:
         return {"error": str(e)}
-r = {k: load(k) for k in ("ours_full", "ours_lora", "ours_eval", "hf_full", "hf_lora")}
+r = {k: load(k) for k in ("ours_full", "ours_lora", "ours_eval", "hf_full", "hf_lora", "nccl_full", "nccl_lora")}
 r["gpu"] = open(os.path.join(out, "gpu.txt")).read().strip()
 r["build_s"], r["tests_s"], r["bench_s"], r["study_s"] = t1 - t0, t2 - t1, t3 - t2, t4 - t3
 r["tests_rc"], r["study_rc"] = int(tests_rc), int(study_rc)
@@ -113,6 +118,18 @@ for arm in ("full", "lora"):
     o, h = r["ours_" + arm], r["hf_" + arm]
     print(f"{arm:10} {sps(o):15.1f} {sps(h):13.1f} {sps(o) / sps(h):6.2f} {mem(o):8.2f} {mem(h):6.2f}")
 print(f"{'eval b64':10} {sps(r['ours_eval']):15.1f}")
+for arm in ("full", "lora"):  # the all-reduce on one GPU: NCCL group of one rank against no group
+    o, n = r["ours_" + arm], r["nccl_" + arm]
+    try:
+        per_step = lambda x: x["seconds"] / x["steps"] * 1e3
+        wait = n["ranks"][0]["allreduce_seconds"] / n["steps"] * 1e3
+        r["nccl_overhead_" + arm] = {"ms_per_step_without": per_step(o), "ms_per_step_with": per_step(n),
+                                     "allreduce_wait_ms_per_step": wait, "bytes_per_step": n["allreduce_bytes_per_step"]}
+        print(f"NCCL 1 rank, {arm}: {per_step(o):.2f} -> {per_step(n):.2f} ms/step, wait {wait:.2f} ms/step, "
+              f"{n['allreduce_bytes_per_step']:,} bytes/step")
+    except Exception as e:
+        print(f"NCCL 1 rank, {arm}: {n.get('error', e)}")
+json.dump(r, open(os.path.join(out, "gpu.json"), "w"), indent=1)
 for arm in ("full", "lora"):
     v = study.get(arm, {})
     if "error" in v:
