@@ -8,8 +8,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -379,6 +381,34 @@ TEST(DataParallelCli, ARankThatDiesStopsTheOthersWithAClearError) {
     EXPECT_NE(log.find("error: rank 1 of 2 was killed by signal 9; stopped the other ranks"), std::string::npos) << log;
     expect_only_complete_checkpoints(out.path);
   }
+}
+
+// Each rank draws its dropout masks from its own generator, and the generators drift apart once the
+// ranks' shares hold different numbers of tokens: a resumed rank must get its own state back.
+TEST(DataParallelCli, TwoRanksResumeBitForBitFromACheckpoint) {
+  SyntheticTask task;
+  std::mt19937 rng(7);  // reviews of 1 to 12 words, so that the ranks' shares differ in tokens
+  std::string tsv = "id\tdocument\tlabel\n";
+  for (int i = 0; i < 240; ++i) {
+    std::string text = i % 2 == 0 ? "good" : "w0";
+    for (unsigned w = 0, n = rng() % 12; w < n; ++w) text += " w" + std::to_string(rng() % 24);
+    tsv += std::to_string(i) + "\t" + text + "\t" + (i % 2 == 0 ? "1" : "0") + "\n";
+  }
+  ft::write_file_atomic(task.train, tsv);
+  TempDir whole("dp_resume_whole"), resumed("dp_resume");
+  const std::string common = "train --model " + task.model + " --random-init --method full --train-file " + task.train +
+                             " --num-train-epochs 2 --per-device-train-batch-size 8 --eval-strategy no --save-strategy steps" +
+                             " --save-steps 10 --logging-steps 1 --threads 1 --ddp-timeout 60 --nproc-per-node 2 --output-dir ";
+  ASSERT_EQ(run(common + whole.path), 0);  // 240 reviews / 16 a step = 15 steps an epoch, 30 in all
+  std::filesystem::copy(whole / "checkpoint-10", resumed / "checkpoint-10", std::filesystem::copy_options::recursive);
+  ASSERT_EQ(run(common + resumed.path + " --resume"), 0);
+  const auto lw = ft::read_json(whole / "checkpoint-30/trainer_state.json")["losses"].get<std::vector<double>>();
+  const auto lr = ft::read_json(resumed / "checkpoint-30/trainer_state.json")["losses"].get<std::vector<double>>();
+  ASSERT_EQ(lw.size(), 30u);
+  EXPECT_EQ(lr, lw);
+  const auto ww = ft::io::read_safetensors(whole / "model.safetensors"), wr = ft::io::read_safetensors(resumed / "model.safetensors");
+  ASSERT_EQ(wr.size(), ww.size());
+  for (const auto& [name, t] : ww) EXPECT_TRUE(wr.at(name).equal(t)) << name;
 }
 
 // A rank that stops answering without dying (SIGSTOP: its sockets stay open, so no peer sees a

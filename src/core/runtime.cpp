@@ -6,6 +6,7 @@
 
 #ifdef FT_WITH_CUDA
 #include <ATen/cuda/CUDAGeneratorImpl.h>
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 #include <cstdlib>
@@ -32,6 +33,13 @@ std::string resolve_device(const std::string& requested) {
   }
   if (requested == "auto") return torch::cuda::is_available() ? "cuda" : "cpu";
   throw Error("--device must be auto, cpu or cuda (got '" + requested + "')");
+}
+
+void set_current_device(const std::string& device) {
+  if (device.rfind("cuda:", 0) != 0) return;
+#ifdef FT_WITH_CUDA
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(std::stoi(device.substr(5))));
+#endif
 }
 
 namespace {

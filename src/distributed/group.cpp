@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "core/resources.h"
+#include "core/runtime.h"
 
 namespace ft::distributed {
 namespace {
@@ -184,7 +185,10 @@ std::vector<std::vector<double>> Group::all_gather(const std::vector<double>& mi
 std::unique_ptr<Group> join_from_env(std::string& device, int64_t timeout_s) {
   const LaunchEnv env = launch_env();
   if (!env.launched()) return nullptr;
-  if (device.rfind("cuda", 0) == 0) device = "cuda:" + std::to_string(env.local_rank);
+  if (device.rfind("cuda", 0) == 0) {
+    device = "cuda:" + std::to_string(env.local_rank);
+    set_current_device(device);
+  }
   return std::make_unique<Group>(env, device, std::chrono::seconds(timeout_s));
 }
 

@@ -63,6 +63,31 @@ EvalResult get_eval(const io::TensorMap& t, const std::string& name, const Examp
   return eval_result(probs->second, v[0].item<double>(), v[1].item<double>(), data.labels);
 }
 
+// Where rank r's generator states live in rng_state.safetensors: "generator.NAME" for rank 0 (and a
+// single process), "rank{r}.generator.NAME" for the others, as HF's Trainer keeps one
+// rng_state_{rank}.pth per process, so that every rank resumes drawing the dropout masks it would have.
+std::string generator_prefix(int rank) { return rank == 0 ? "generator." : "rank" + std::to_string(rank) + ".generator."; }
+
+// Every rank's generator states, gathered for rank 0 to write; every rank must call it.
+io::TensorMap all_generator_states(distributed::Group* group) {
+  io::TensorMap out;
+  for (const auto& [name, state] : generator_states()) {
+    if (!group) {
+      out[generator_prefix(0) + name] = state;
+      continue;
+    }
+    const torch::Tensor bytes = state.contiguous();  // uint8, the same length on every rank
+    const uint8_t* b = bytes.data_ptr<uint8_t>();
+    const auto all = group->all_gather(std::vector<double>(b, b + bytes.numel()));  // bytes travel exactly
+    for (size_t r = 0; r < all.size(); ++r) {
+      torch::Tensor t = torch::empty({static_cast<int64_t>(all[r].size())}, torch::kUInt8);
+      for (size_t i = 0; i < all[r].size(); ++i) t.data_ptr<uint8_t>()[i] = static_cast<uint8_t>(all[r][i]);
+      out[generator_prefix(static_cast<int>(r)) + name] = t;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string latest_checkpoint(const std::string& dir) {
@@ -195,8 +220,10 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
     const std::string rng_path = join_path(resume_dir, "rng_state.safetensors");
     const io::TensorMap rng = io::read_safetensors(rng_path);
     std::map<std::string, torch::Tensor> generators;
+    const std::string prefix = generator_prefix(rank);
     for (const auto& [name, t] : rng)
-      if (name.rfind("generator.", 0) == 0) generators[name.substr(10)] = t;
+      if (name.rfind(prefix, 0) == 0) generators[name.substr(prefix.size())] = t;
+    if (generators.empty()) throw Error(rng_path + ": no random generator state for rank " + std::to_string(rank));
     restore_generator_states(generators, rng_path);
     stepper.scaler().load_state(rng, rng_path);
     if (st.at("has_eval").get<bool>()) {
@@ -258,6 +285,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
   // which marks it complete, last. Then the oldest beyond save_total_limit go (never the best).
   auto save = [&] {
     sync_losses();
+    const io::TensorMap generators = all_generator_states(group);
     if (!writer) return;
     Stopwatch c;
     const std::string dir = join_path(args_.output_dir, kCheckpointPrefix + std::to_string(out.global_step)), tmp = dir + ".tmp";
@@ -266,7 +294,7 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
     save_model(tmp);
     io::write_safetensors(join_path(tmp, "optimizer.safetensors"), stepper.optimizer().state());
     io::TensorMap rng = stepper.scaler().state();
-    for (const auto& [name, t] : generator_states()) rng["generator." + name] = t;
+    rng.insert(generators.begin(), generators.end());
     io::write_safetensors(join_path(tmp, "rng_state.safetensors"), rng);
     if (out.has_eval) {
       io::TensorMap evals;
