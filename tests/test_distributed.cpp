@@ -347,13 +347,18 @@ void expect_only_complete_checkpoints(const std::string& dir) {
   }
 }
 
+// A full fine-tuning run that goes on until stopped, checkpointing every 10 steps.
+std::string endless_run(const SyntheticTask& task, int timeout_s, const std::string& out) {
+  return "train --model " + task.model + " --random-init --method full --train-file " + task.train +
+         " --num-train-epochs 1000 --per-device-train-batch-size 8 --eval-strategy no --save-strategy steps" +
+         " --save-steps 10 --threads 1 --ddp-timeout " + std::to_string(timeout_s) + " --output-dir " + out;
+}
+
 TEST(DataParallelCli, ARankThatDiesStopsTheOthersWithAClearError) {
   SyntheticTask task;
   TempDir out("dp_kill"), logs("dp_kill_logs");
   const int timeout_s = 20;
-  const std::string args = "train --model " + task.model + " --random-init --method full --train-file " + task.train +
-                           " --num-train-epochs 1000 --per-device-train-batch-size 8 --eval-strategy no --save-strategy steps" +
-                           " --save-steps 10 --threads 1 --ddp-timeout " + std::to_string(timeout_s) + " --output-dir " + out.path;
+  const std::string args = endless_run(task, timeout_s, out.path);
   {  // Ranks started by hand, as torchrun starts them: rank 0 notices by itself.
     const int port = dist::free_port();
     const pid_t r0 = spawn(rank_env(0, port), args, logs / "rank0.log");
@@ -417,9 +422,7 @@ TEST(DataParallelCli, ARankThatHangsStopsTheOthersAfterTheTimeout) {
   SyntheticTask task;
   TempDir out("dp_hang"), logs("dp_hang_logs");
   const int timeout_s = 15;
-  const std::string args = "train --model " + task.model + " --random-init --method full --train-file " + task.train +
-                           " --num-train-epochs 1000 --per-device-train-batch-size 8 --eval-strategy no --save-strategy steps" +
-                           " --save-steps 10 --threads 1 --ddp-timeout " + std::to_string(timeout_s) + " --output-dir " + out.path;
+  const std::string args = endless_run(task, timeout_s, out.path);
   {  // Ranks started by hand: rank 0 gives up after the timeout.
     const int port = dist::free_port();
     const pid_t r0 = spawn(rank_env(0, port), args, logs / "rank0.log");
