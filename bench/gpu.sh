@@ -58,8 +58,10 @@ done
 bench ours_eval build-cuda/bench_train --config "$model" --data "$test" --arm eval --steps 160 --device cuda --precision fp16
 for arm in full lora; do
   bench "hf_$arm" python3 bench/hf_reference.py --model "$model" --train-file "$train" --arm $arm --max-steps "$STEPS" \
-    --random-init --fp16 --output-dir "$OUT/hf_tmp"
+    --warmup-steps 20 --random-init --fp16 --device cuda --output-dir "$OUT/hf_tmp"
 done
+bench hf_eval python3 bench/hf_reference.py --model "$model" --train-file "$test" --arm eval --max-steps 160 \
+  --warmup-steps 1 --random-init --fp16 --device cuda --output-dir "$OUT/hf_tmp"
 rm -rf "$OUT/hf_tmp"
 t3=$(stamp)
 
@@ -79,7 +81,7 @@ def load(name):
             return json.loads(f.read().strip().splitlines()[-1])
     except Exception as e:
         return {"error": str(e)}
-r = {k: load(k) for k in ("ours_full", "ours_lora", "ours_eval", "hf_full", "hf_lora", "nccl_full", "nccl_lora")}
+r = {k: load(k) for k in ("ours_full", "ours_lora", "ours_eval", "hf_full", "hf_lora", "hf_eval", "nccl_full", "nccl_lora")}
 r["gpu"] = open(os.path.join(out, "gpu.txt")).read().strip()
 r["build_s"], r["tests_s"], r["bench_s"], r["study_s"] = t1 - t0, t2 - t1, t3 - t2, t4 - t3
 r["tests_rc"], r["study_rc"] = int(tests_rc), int(study_rc)
@@ -117,7 +119,8 @@ print(f"{'':10} {'ours samples/s':>15} {'HF samples/s':>13} {'ratio':>6} {'ours 
 for arm in ("full", "lora"):
     o, h = r["ours_" + arm], r["hf_" + arm]
     print(f"{arm:10} {sps(o):15.1f} {sps(h):13.1f} {sps(o) / sps(h):6.2f} {mem(o):8.2f} {mem(h):6.2f}")
-print(f"{'eval b64':10} {sps(r['ours_eval']):15.1f}")
+o, h = r["ours_eval"], r["hf_eval"]
+print(f"{'eval b64':10} {sps(o):15.1f} {sps(h):13.1f} {sps(o) / sps(h):6.2f}")
 for arm in ("full", "lora"):  # the all-reduce on one GPU: NCCL group of one rank against no group
     o, n = r["ours_" + arm], r["nccl_" + arm]
     try:
