@@ -17,7 +17,8 @@ torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& params, double ma
     if (p.grad().defined()) grads.push_back(p.grad());
   if (grads.empty()) return torch::zeros({});
   const std::vector<torch::Tensor> norms = at::_foreach_norm(grads, 2);
-  const torch::Tensor total = norms.size() == 1 ? norms[0] : torch::linalg::vector_norm(torch::stack(norms), 2, c10::nullopt, false, c10::nullopt);
+  // at::, not torch::linalg:: (whose header PyTorch 2.6 removed); the same op.
+  const torch::Tensor total = norms.size() == 1 ? norms[0] : at::linalg_vector_norm(torch::stack(norms), 2);
   if (max_norm > 0) {
     const torch::Tensor coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
 #if TORCH_VERSION_MAJOR >= 2 && (TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 1)
