@@ -3,7 +3,8 @@
 #include <torch/version.h>
 
 // c10d's backend headers compile only with their USE_C10D_* switch; Gloo's also need the gloo
-// headers (Debian: libgloo-dev), NCCL's a CUDA libtorch.
+// headers (Debian: libgloo-dev), NCCL's a CUDA libtorch and <nccl.h> (which pip's torch/include
+// lacks: CMakeLists.txt adds the nvidia-nccl wheel's include directory when it finds one).
 #if __has_include(<gloo/algorithm.h>)
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO 1
@@ -11,7 +12,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #define FT_HAVE_GLOO 1
 #endif
-#if defined(FT_WITH_CUDA) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>)
+#if defined(FT_WITH_CUDA) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>) && \
+    __has_include(<nccl.h>)
 #ifndef USE_C10D_NCCL
 #define USE_C10D_NCCL 1
 #endif
