@@ -19,12 +19,17 @@
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #define FT_HAVE_NCCL 1
+// Since 2.4, ~ProcessGroupNCCL warns and aborts the communicators unless shutdown() ran first.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define FT_NCCL_SHUTDOWN 1
+#endif
 #endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <c10/util/Exception.h>
 
 #include <cstdlib>
+#include <exception>
 
 #include "core/error.h"
 #include "core/resources.h"
@@ -86,6 +91,10 @@ struct Group::Impl {
   std::vector<InFlight> in_flight;
   // NCCL reduces only GPU tensors: host ones (evaluation results, statistics) travel through it.
   c10::optional<torch::Device> staging;
+  bool failed = false;  // a collective threw: the group cannot be shut down cleanly
+#ifdef FT_NCCL_SHUTDOWN
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
 };
 
 Group::Group(const LaunchEnv& env, const std::string& device, std::chrono::seconds timeout)
@@ -106,7 +115,11 @@ Group::Group(const LaunchEnv& env, const std::string& device, std::chrono::secon
       impl_->staging = torch::Device(device);
       auto o = c10d::ProcessGroupNCCL::Options::create();
       o->timeout = timeout;
-      impl_->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, o);
+      auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, o);
+#ifdef FT_NCCL_SHUTDOWN
+      impl_->nccl = nccl;
+#endif
+      impl_->pg = std::move(nccl);
 #else
       throw Error("this build has no NCCL (build against a CUDA libtorch for data-parallel training on GPUs)");
 #endif
@@ -133,7 +146,17 @@ Group::Group(const LaunchEnv& env, const std::string& device, std::chrono::secon
   }
 }
 
-Group::~Group() = default;
+Group::~Group() {
+#ifdef FT_NCCL_SHUTDOWN
+  if (!impl_->nccl) return;
+  // shutdown() waits for this rank's collectives: only when none is pending or failed (else abort).
+  try {
+    if (impl_->failed || !impl_->in_flight.empty() || std::uncaught_exceptions() > 0) impl_->nccl->abort();
+    else impl_->nccl->shutdown();
+  } catch (const std::exception&) {
+  }
+#endif
+}
 
 void Group::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
   for (const torch::Tensor& t : tensors) start_sum(t);
@@ -155,6 +178,7 @@ void Group::start_sum(const torch::Tensor& t) {
     impl_->in_flight.push_back({impl_->pg->allreduce(one), one[0], t});
   } catch (const std::exception& e) {
     impl_->in_flight.clear();
+    impl_->failed = true;
     collective_failed(rank_, world_, timeout_, e);
   }
 }
@@ -168,6 +192,7 @@ void Group::finish() {
       if (!f.sent.is_same(f.target)) f.target.copy_(f.sent);
     }
   } catch (const std::exception& e) {
+    impl_->failed = true;
     collective_failed(rank_, world_, timeout_, e);
   }
 }
