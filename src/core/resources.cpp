@@ -6,6 +6,7 @@
 
 #ifdef FT_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/cuda.h>
 #endif
 
@@ -26,14 +27,14 @@ constexpr size_t kAll = 0;
 }  // namespace
 int64_t cuda_peak_allocated_bytes() {
   if (!torch::cuda::is_available()) return 0;
-  return c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes[kAll].peak;
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device()).allocated_bytes[kAll].peak;
 }
 int64_t cuda_peak_reserved_bytes() {
   if (!torch::cuda::is_available()) return 0;
-  return c10::cuda::CUDACachingAllocator::getDeviceStats(0).reserved_bytes[kAll].peak;
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device()).reserved_bytes[kAll].peak;
 }
 void reset_cuda_peak_stats() {
-  if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+  if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device());
 }
 #else
 int64_t cuda_peak_allocated_bytes() { return 0; }
