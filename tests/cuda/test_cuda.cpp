@@ -5,6 +5,8 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <numeric>
 #include <random>
 
 #include "data/batching.h"
