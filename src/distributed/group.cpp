@@ -25,6 +25,12 @@
 #endif
 #endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// The collectives' base class (see Collectives below), for a build that has neither backend.
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
 
 #include <c10/util/Exception.h>
 
