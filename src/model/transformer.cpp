@@ -52,9 +52,12 @@ torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cf
 
 Packing::Packing(const data::Batch& batch, bool varlen_attention)
     : index(batch.index), first(batch.first), cu_seqlens(batch.cu_seqlens), B(batch.size()), S(batch.max_length),
-      varlen(varlen_attention) {
+      varlen(varlen_attention), rows(!varlen_attention && batch.cu_seqlens.is_cpu()) {
   if (varlen) {
     row_starts = torch::arange(B + 1, cu_seqlens.options());
+  } else if (rows) {
+    const torch::Tensor c = cu_seqlens.to(torch::kLong);
+    starts.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
   } else {
     mask_bias = key_mask_bias(batch.attention_mask);
   }
@@ -116,6 +119,26 @@ torch::Tensor LayerImpl::attend(const torch::Tensor& q, const torch::Tensor& k, 
   return torch::matmul(probs, heads(v)).transpose(1, 2).reshape({B, q.size(1), cfg.hidden_size});  // [B,Sq,H]
 }
 
+torch::Tensor LayerImpl::attend_rows(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                     const Packing& p, bool first_token_only) {
+  const int64_t nh = cfg.num_attention_heads, hd = cfg.head_dim();
+  auto heads = [&](const torch::Tensor& t) { return t.view({t.size(0), nh, hd}).transpose(0, 1); };  // [L,H] → [nh,L,hd]
+  std::vector<int64_t> lengths(static_cast<size_t>(p.B));
+  for (size_t b = 0; b < lengths.size(); ++b) lengths[b] = p.starts[b + 1] - p.starts[b];
+  // One split each (its backward is one concatenation), not a slice a row (each a zero-filled [T,H]).
+  const std::vector<torch::Tensor> qs = first_token_only ? q.split(1) : q.split_with_sizes(lengths);
+  const std::vector<torch::Tensor> ks = k.split_with_sizes(lengths), vs = v.split_with_sizes(lengths);
+  std::vector<torch::Tensor> context(qs.size());
+  for (size_t b = 0; b < qs.size(); ++b) {
+    // HF divides after the matmul; keeping its order keeps results bit-close.
+    const torch::Tensor scores =
+        torch::matmul(heads(qs[b]), heads(ks[b]).transpose(-1, -2)) / std::sqrt(static_cast<double>(hd));  // [nh,Lq,L]
+    const torch::Tensor probs = byte_mask_dropout(torch::softmax(scores, -1), cfg.attention_probs_dropout_prob, is_training());
+    context[b] = torch::matmul(probs, heads(vs[b])).transpose(0, 1).reshape({qs[b].size(0), cfg.hidden_size});
+  }
+  return torch::cat(context);  // [T,H] or [B,H]
+}
+
 torch::Tensor LayerImpl::feed_forward(const torch::Tensor& context, const torch::Tensor& residual) {
   const double p = cfg.hidden_dropout_prob;
   torch::Tensor a = attention_norm(byte_mask_dropout(attention_dense(context), p, is_training()) + residual);
@@ -140,6 +163,10 @@ torch::Tensor LayerImpl::forward_packed(const torch::Tensor& x, const Packing& p
     }
     const torch::Tensor context = varlen_attention(heads(query(x)), k, v, p.cu_seqlens, p.cu_seqlens, p.S, p.S, dropout);
     return feed_forward(context.view({x.size(0), H}), x);  // [T,H]
+  }
+  if (p.rows) {
+    const torch::Tensor xq = first_token_only ? x.index_select(0, p.first) : x;  // [B,H] or [T,H]
+    return feed_forward(attend_rows(query(xq), key(x), value(x), p, first_token_only), xq);
   }
   const torch::Tensor k = p.pad(key(x)), v = p.pad(value(x));  // [B,S,H]
   if (first_token_only) {

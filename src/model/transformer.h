@@ -26,19 +26,24 @@ torch::Tensor position_ids(const torch::Tensor& input_ids, const ModelConfig& cf
 // build, the device and the precision allow it (CUDA, fp16/bf16), else the matmul path.
 enum class AttentionKernel { Auto, Matmul };
 
-// Where the real tokens of a batch sit on the device (from data::Batch's host-built layout), and the
-// padded view attention's matmul path needs. Token-wise layers (the projections and the FFN, nearly
-// all the FLOPs) run on the T real tokens only. Pad positions never reach a real token (they are
-// masked keys), so real outputs are unchanged.
+// Where the real tokens of a batch sit on the device (from data::Batch's host-built layout), and what
+// attention needs of it. Token-wise layers (the projections and the FFN, nearly all the FLOPs) run on
+// the T real tokens only, and attention in one of three ways:
+//   varlen: PyTorch's variable-length flash attention on the packed tokens (CUDA, fp16/bf16);
+//   rows:   matmul attention row by row on each row's own tokens (CPU: no pads, so no mask, and none
+//           of the softmax, dropout draws and FLOPs a padded batch spends on them);
+//   padded: matmul attention on the padded view with HF's additive key mask (CUDA in fp32).
+// Pad positions never reach a real token (they are masked keys), so real outputs are the same.
 struct Packing {
   Packing(const data::Batch& batch, bool varlen);
   torch::Tensor index;       // [T] flat positions b·S+s of the real tokens
   torch::Tensor first;       // [B] where each row's first token sits in the packed order
   torch::Tensor cu_seqlens;  // [B+1] int32 row boundaries (varlen attention)
   torch::Tensor row_starts;  // [B+1] int32 0..B: one query a row (varlen attention of first tokens)
-  torch::Tensor mask_bias;   // [B,1,1,S] additive key mask (matmul attention)
+  torch::Tensor mask_bias;   // [B,1,1,S] additive key mask (padded attention)
+  std::vector<int64_t> starts;  // [B+1] row boundaries on the host (rows attention)
   int64_t B, S;
-  bool varlen;
+  bool varlen, rows;
   torch::Tensor pack(const torch::Tensor& padded) const;  // [B,S,H] → [T,H]
   torch::Tensor pad(const torch::Tensor& packed) const;   // [T,H] → [B,S,H], zeros at pads
 };
@@ -75,6 +80,9 @@ class LayerImpl : public torch::nn::Module {
  private:
   // q: [B,Sq,H], k, v: [B,S,H] → context [B,Sq,H]
   torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask_bias);
+  // Row by row on packed tokens: k, v [T,H]; q [T,H], or [B,H] (each row's first token) → context like q
+  torch::Tensor attend_rows(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const Packing& packing,
+                            bool first_token_only);
   // attention output projection + residual + LayerNorm, then the FFN block: [...,H] → [...,H]
   torch::Tensor feed_forward(const torch::Tensor& context, const torch::Tensor& residual);
 };
