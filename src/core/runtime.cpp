@@ -37,8 +37,13 @@ std::string resolve_device(const std::string& requested) {
 
 void set_current_device(const std::string& device) {
   if (device.rfind("cuda:", 0) != 0) return;
+  const int index = std::stoi(device.substr(5));
+  const int count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count)
+    throw Error(device + ": this machine has " + std::to_string(count) + " CUDA device" + (count == 1 ? "" : "s") +
+                " (a rank's LOCAL_RANK picks its GPU)");
 #ifdef FT_WITH_CUDA
-  c10::cuda::set_device(static_cast<c10::DeviceIndex>(std::stoi(device.substr(5))));
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(index));
 #endif
 }
 
