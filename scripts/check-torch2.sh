@@ -10,7 +10,7 @@
 #
 #   scripts/check-torch2.sh [-j JOBS] [FILE.cpp ...]     (default: every .cpp of src, tests, bench, fuzz)
 #
-# Prints each failing file with its first errors; exits 1 if any failed. About 20 minutes on 2 cores.
+# Prints each failing file with its first errors; exits 1 if any failed. About 12 minutes on 2 cores.
 # It does not link or run anything: symbols, ABI and behaviour are for bench/gpu.sh on the device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
