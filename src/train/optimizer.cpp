@@ -77,15 +77,23 @@ void MultiTensorAdamW::step(const torch::Tensor& found_inf) {
 //   p += -(lr / bc1) · m / (sqrt(v) / sqrt(bc2) + eps),  bc_k = 1 - β_k^step.
 void MultiTensorAdamW::step_foreach(const Group& g, const std::vector<size_t>& live) {
   const int64_t piece = params_[live.front()].is_cpu() ? kCpuPieceElements : kGpuPieceElements;
+  struct Flat {
+    torch::Tensor p, g, m, v;  // [numel] views of one parameter's tensors
+    c10::Scalar sqrt_bc2, step_size;
+  };
   struct Piece {
-    size_t i;  // into params_
+    size_t flat;  // into flats
     int64_t offset, length;
   };
+  std::vector<Flat> flats;
   std::vector<Piece> pieces;
   for (size_t i : live) {
-    ++steps_[i];
+    const auto step = static_cast<double>(++steps_[i]);
+    flats.push_back({params_[i].view(-1), params_[i].grad().contiguous().view(-1), exp_avg_[i].view(-1),
+                     exp_avg_sq_[i].view(-1), std::sqrt(1 - std::pow(s_.beta2, step)),
+                     -(lr_ / (1 - std::pow(s_.beta1, step)))});
     for (int64_t offset = 0, n = params_[i].numel(); offset < n; offset += piece)
-      pieces.push_back({i, offset, std::min(piece, n - offset)});
+      pieces.push_back({flats.size() - 1, offset, std::min(piece, n - offset)});
   }
   // Small tensors share a call; a large one is cut into pieces, each a flat view of the tensor.
   for (size_t begin = 0; begin < pieces.size();) {
@@ -95,15 +103,14 @@ void MultiTensorAdamW::step_foreach(const Group& g, const std::vector<size_t>& l
     size_t end = begin;
     for (; end < pieces.size() && (end == begin || elements + pieces[end].length <= piece); ++end) {
       const Piece& x = pieces[end];
-      auto part = [&](const torch::Tensor& t) { return t.view(-1).narrow(0, x.offset, x.length); };
+      const Flat& f = flats[x.flat];
       elements += x.length;
-      p.push_back(part(params_[x.i]));
-      grads.push_back(part(params_[x.i].grad().contiguous()));
-      m.push_back(part(exp_avg_[x.i]));
-      v.push_back(part(exp_avg_sq_[x.i]));
-      const auto step = static_cast<double>(steps_[x.i]);
-      sqrt_bc2.emplace_back(std::sqrt(1 - std::pow(s_.beta2, step)));
-      step_size.emplace_back(-(lr_ / (1 - std::pow(s_.beta1, step))));
+      p.push_back(f.p.narrow(0, x.offset, x.length));
+      grads.push_back(f.g.narrow(0, x.offset, x.length));
+      m.push_back(f.m.narrow(0, x.offset, x.length));
+      v.push_back(f.v.narrow(0, x.offset, x.length));
+      sqrt_bc2.push_back(f.sqrt_bc2);
+      step_size.push_back(f.step_size);
     }
     if (g.weight_decay != 0) at::_foreach_mul_(p, 1 - lr_ * g.weight_decay);
     at::_foreach_mul_(m, s_.beta1);
