@@ -57,7 +57,8 @@ Packing::Packing(const data::Batch& batch, bool varlen_attention)
     row_starts = torch::arange(B + 1, cu_seqlens.options());
   } else if (rows) {
     const torch::Tensor c = cu_seqlens.to(torch::kLong);
-    starts.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+    const int64_t* starts = c.data_ptr<int64_t>();
+    for (int64_t b = 0; b < B; ++b) lengths.push_back(starts[b + 1] - starts[b]);
   } else {
     mask_bias = key_mask_bias(batch.attention_mask);
   }
@@ -123,11 +124,9 @@ torch::Tensor LayerImpl::attend_rows(const torch::Tensor& q, const torch::Tensor
                                      const Packing& p, bool first_token_only) {
   const int64_t nh = cfg.num_attention_heads, hd = cfg.head_dim();
   auto heads = [&](const torch::Tensor& t) { return t.view({t.size(0), nh, hd}).transpose(0, 1); };  // [L,H] → [nh,L,hd]
-  std::vector<int64_t> lengths(static_cast<size_t>(p.B));
-  for (size_t b = 0; b < lengths.size(); ++b) lengths[b] = p.starts[b + 1] - p.starts[b];
   // One split each (its backward is one concatenation), not a slice a row (each a zero-filled [T,H]).
-  const std::vector<torch::Tensor> qs = first_token_only ? q.split(1) : q.split_with_sizes(lengths);
-  const std::vector<torch::Tensor> ks = k.split_with_sizes(lengths), vs = v.split_with_sizes(lengths);
+  const std::vector<torch::Tensor> qs = first_token_only ? q.split(1) : q.split_with_sizes(p.lengths);
+  const std::vector<torch::Tensor> ks = k.split_with_sizes(p.lengths), vs = v.split_with_sizes(p.lengths);
   std::vector<torch::Tensor> context(qs.size());
   for (size_t b = 0; b < qs.size(); ++b) {
     // HF divides after the matmul; keeping its order keeps results bit-close.

@@ -41,7 +41,7 @@ struct Packing {
   torch::Tensor cu_seqlens;  // [B+1] int32 row boundaries (varlen attention)
   torch::Tensor row_starts;  // [B+1] int32 0..B: one query a row (varlen attention of first tokens)
   torch::Tensor mask_bias;   // [B,1,1,S] additive key mask (padded attention)
-  std::vector<int64_t> starts;  // [B+1] row boundaries on the host (rows attention)
+  std::vector<int64_t> lengths;  // [B] each row's tokens, on the host (rows attention)
   int64_t B, S;
   bool varlen, rows;
   torch::Tensor pack(const torch::Tensor& padded) const;  // [B,S,H] → [T,H]
