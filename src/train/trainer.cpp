@@ -79,11 +79,8 @@ io::TensorMap all_generator_states(distributed::Group* group) {
     const torch::Tensor bytes = state.contiguous();  // uint8, the same length on every rank
     const uint8_t* b = bytes.data_ptr<uint8_t>();
     const auto all = group->all_gather(std::vector<double>(b, b + bytes.numel()));  // bytes travel exactly
-    for (size_t r = 0; r < all.size(); ++r) {
-      torch::Tensor t = torch::empty({static_cast<int64_t>(all[r].size())}, torch::kUInt8);
-      for (size_t i = 0; i < all[r].size(); ++i) t.data_ptr<uint8_t>()[i] = static_cast<uint8_t>(all[r][i]);
-      out[generator_prefix(static_cast<int>(r)) + name] = t;
-    }
+    for (size_t r = 0; r < all.size(); ++r)
+      out[generator_prefix(static_cast<int>(r)) + name] = torch::tensor(all[r], torch::kDouble).to(torch::kUInt8);
   }
   return out;
 }
