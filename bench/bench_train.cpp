@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (nproc > 1 && arm == "eval") throw ft::Error("--nproc-per-node measures training; use it with --arm full or lora");
+    if ((nproc > 1 || one_rank_group) && arm == "eval")
+      throw ft::Error("--nproc-per-node and --one-rank-group measure training; use them with --arm full or lora");
     if (nproc > 1 && !ft::distributed::launch_env().launched()) {
       ft::distributed::launch_local_workers(nproc);
       return 0;
@@ -82,7 +83,6 @@ int main(int argc, char** argv) {
     ft::set_threads(threads);
     auto group = ft::distributed::join_from_env(device, 600);
     if (one_rank_group && !group) {
-      if (arm == "eval") throw ft::Error("--one-rank-group measures training; use it with --arm full or lora");
       ft::distributed::LaunchEnv alone;
       alone.master_port = ft::distributed::free_port();
       group = std::make_unique<ft::distributed::Group>(alone, device, std::chrono::seconds(600));
