@@ -110,6 +110,15 @@ if all("error" not in v for v in study.values()):
     study["projected_total_s"] = other + sum(v["projected_train_s"] + v["projected_eval_s"] for v in study.values())
     study["measured_wall_s"] = t4 - t3
 r["study"] = study
+for arm in ("full", "lora"):  # the all-reduce on one GPU: NCCL group of one rank against no group
+    o, n = r["ours_" + arm], r["nccl_" + arm]
+    try:
+        per_step = lambda x: x["seconds"] / x["steps"] * 1e3
+        r["nccl_overhead_" + arm] = {"ms_per_step_without": per_step(o), "ms_per_step_with": per_step(n),
+                                     "allreduce_wait_ms_per_step": n["ranks"][0]["allreduce_seconds"] / n["steps"] * 1e3,
+                                     "bytes_per_step": n["allreduce_bytes_per_step"]}
+    except Exception as e:
+        r["nccl_overhead_" + arm] = {"error": str(n.get("error", e))}
 json.dump(r, open(os.path.join(out, "gpu.json"), "w"), indent=1)
 
 def sps(x): return x.get("samples_per_second", float("nan"))
@@ -121,18 +130,13 @@ for arm in ("full", "lora"):
     print(f"{arm:10} {sps(o):15.1f} {sps(h):13.1f} {sps(o) / sps(h):6.2f} {mem(o):8.2f} {mem(h):6.2f}")
 o, h = r["ours_eval"], r["hf_eval"]
 print(f"{'eval b64':10} {sps(o):15.1f} {sps(h):13.1f} {sps(o) / sps(h):6.2f}")
-for arm in ("full", "lora"):  # the all-reduce on one GPU: NCCL group of one rank against no group
-    o, n = r["ours_" + arm], r["nccl_" + arm]
-    try:
-        per_step = lambda x: x["seconds"] / x["steps"] * 1e3
-        wait = n["ranks"][0]["allreduce_seconds"] / n["steps"] * 1e3
-        r["nccl_overhead_" + arm] = {"ms_per_step_without": per_step(o), "ms_per_step_with": per_step(n),
-                                     "allreduce_wait_ms_per_step": wait, "bytes_per_step": n["allreduce_bytes_per_step"]}
-        print(f"NCCL 1 rank, {arm}: {per_step(o):.2f} -> {per_step(n):.2f} ms/step, wait {wait:.2f} ms/step, "
-              f"{n['allreduce_bytes_per_step']:,} bytes/step")
-    except Exception as e:
-        print(f"NCCL 1 rank, {arm}: {n.get('error', e)}")
-json.dump(r, open(os.path.join(out, "gpu.json"), "w"), indent=1)
+for arm in ("full", "lora"):
+    v = r["nccl_overhead_" + arm]
+    if "error" in v:
+        print(f"NCCL 1 rank, {arm}: {v['error']}")
+    else:
+        print(f"NCCL 1 rank, {arm}: {v['ms_per_step_without']:.2f} -> {v['ms_per_step_with']:.2f} ms/step, "
+              f"wait {v['allreduce_wait_ms_per_step']:.2f} ms/step, {v['bytes_per_step']:,} bytes/step")
 for arm in ("full", "lora"):
     v = study.get(arm, {})
     if "error" in v:
