@@ -150,29 +150,25 @@ torch::Tensor LayerImpl::forward(const torch::Tensor& x, const torch::Tensor& ma
 }
 
 torch::Tensor LayerImpl::forward_packed(const torch::Tensor& x, const Packing& p, bool first_token_only) {
+  const torch::Tensor xq = first_token_only ? x.index_select(0, p.first) : x;  // the queries' rows: [B,H] or [T,H]
+  torch::Tensor context;                                                     // like xq
   if (p.varlen) {
-    const int64_t H = cfg.hidden_size, nh = cfg.num_attention_heads, hd = cfg.head_dim();
+    const int64_t nh = cfg.num_attention_heads, hd = cfg.head_dim();
     auto heads = [&](const torch::Tensor& t) { return t.view({t.size(0), nh, hd}); };  // [T,H] → [T,nh,hd]
     const torch::Tensor k = heads(key(x)), v = heads(value(x));
     const double dropout = is_training() ? cfg.attention_probs_dropout_prob : 0.0;
-    if (first_token_only) {
-      const torch::Tensor xq = x.index_select(0, p.first);  // [B,H]
-      const torch::Tensor context = varlen_attention(heads(query(xq)), k, v, p.row_starts, p.cu_seqlens, 1, p.S, dropout);
-      return feed_forward(context.view({p.B, H}), xq);  // [B,H]
-    }
-    const torch::Tensor context = varlen_attention(heads(query(x)), k, v, p.cu_seqlens, p.cu_seqlens, p.S, p.S, dropout);
-    return feed_forward(context.view({x.size(0), H}), x);  // [T,H]
+    // First tokens only: one query a row.
+    const torch::Tensor& q_starts = first_token_only ? p.row_starts : p.cu_seqlens;
+    context = varlen_attention(heads(query(xq)), k, v, q_starts, p.cu_seqlens, first_token_only ? 1 : p.S, p.S, dropout)
+                  .view({xq.size(0), cfg.hidden_size});
+  } else if (p.rows) {
+    context = attend_rows(query(xq), key(x), value(x), p, first_token_only);
+  } else {
+    const torch::Tensor k = p.pad(key(x)), v = p.pad(value(x));  // [B,S,H]
+    context = first_token_only ? attend(query(xq).unsqueeze(1), k, v, p.mask_bias).squeeze(1)
+                               : p.pack(attend(p.pad(query(x)), k, v, p.mask_bias));
   }
-  if (p.rows) {
-    const torch::Tensor xq = first_token_only ? x.index_select(0, p.first) : x;  // [B,H] or [T,H]
-    return feed_forward(attend_rows(query(xq), key(x), value(x), p, first_token_only), xq);
-  }
-  const torch::Tensor k = p.pad(key(x)), v = p.pad(value(x));  // [B,S,H]
-  if (first_token_only) {
-    const torch::Tensor xq = x.index_select(0, p.first);  // [B,H]
-    return feed_forward(attend(query(xq).unsqueeze(1), k, v, p.mask_bias).squeeze(1), xq);  // [B,H]
-  }
-  return feed_forward(p.pack(attend(p.pad(query(x)), k, v, p.mask_bias)), x);  // [T,H]
+  return feed_forward(context, xq);
 }
 
 // ---------------------------------------------------------------------------------------------
