@@ -10,7 +10,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libutf8proc-dev
   libgtest-dev zlib1g-dev             # zlib: the tests read a gzipped golden
   gnuplot-nox
-  python3
+  python3 python3-venv python3-torch   # .venv-seed (scripts/requirements/seed.txt): Debian's torch 1.13 under transformers 4.28 + PEFT 0.3.0
 )
 
 missing=()
