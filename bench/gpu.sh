@@ -37,8 +37,9 @@ if [ $build_rc -ne 0 ]; then
   exit 1
 fi
 
-build-cuda/finetune_tests --gtest_filter='Cuda.*:MultiTensorAdamW.*:ClipGradNorm.*:LossScaler.*:Packing.*:TrainingStep.*:ModelParity.*:LoraParity.*' \
-  > "$OUT/tests.log" 2>&1
+{ build-cuda/finetune_cuda_tests &&
+  build-cuda/finetune_tests --gtest_filter='MultiTensorAdamW.*:ClipGradNorm.*:LossScaler.*:Packing.*:TrainingStep.*:ModelParity.*:LoraParity.*'
+} > "$OUT/tests.log" 2>&1
 tests_rc=$?
 t2=$(stamp)
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Summarises ctest's JUnit file (ctest --output-junit): lists every test that did not run with its
-reason, then ends with the line 'N passed, N failed'. A skipped test counts as failed unless
---allow-skips is given. Exits 1 when anything failed.
+reason, then ends with the line 'N passed, N failed' (with several files, one 'BUILD: N passed, N failed'
+line each before the total). A skipped test counts as failed unless --allow-skips is given. Exits 1
+when anything failed.
 
-usage: ctest_summary.py JUNIT.xml [--allow-skips]
+usage: ctest_summary.py [BUILD=]JUNIT.xml ... [--allow-skips]
 """
 import sys
 import xml.etree.ElementTree as ET
@@ -27,27 +28,33 @@ def skip_reason(case):
 
 def main(argv):
     allow_skips = "--allow-skips" in argv
-    paths = [a for a in argv if a != "--allow-skips"]
-    if len(paths) != 1:
+    runs = [a.split("=", 1) if "=" in a else ["", a] for a in argv if a != "--allow-skips"]
+    if not runs:
         sys.exit(__doc__.strip().splitlines()[-1])
-    passed, failed, skipped = 0, 0, []
-    for case in ET.parse(paths[0]).getroot().iter("testcase"):
-        status = case.get("status")
-        if status == "run":
-            passed += 1
-        elif status == "fail":
-            failed += 1
-        else:  # notrun (skipped) or disabled
-            skipped.append((case.get("name"), skip_reason(case)))
-    if skipped:
-        print(f"\n{len(skipped)} tests did not run:")
-        for name, reason in skipped:
-            print(f"  {name}: {reason}")
-        if not allow_skips:
-            print("They count as failures; pass --allow-skips to accept them.")
-            failed += len(skipped)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    total_passed, total_failed = 0, 0
+    for build, path in runs:
+        passed, failed, skipped = 0, 0, []
+        for case in ET.parse(path).getroot().iter("testcase"):
+            status = case.get("status")
+            if status == "run":
+                passed += 1
+            elif status == "fail":
+                failed += 1
+            else:  # notrun (skipped) or disabled
+                skipped.append((case.get("name"), skip_reason(case)))
+        if skipped:
+            print(f"\n{len(skipped)} tests did not run{' on ' + build if build else ''}:")
+            for name, reason in skipped:
+                print(f"  {name}: {reason}")
+            if not allow_skips:
+                print("They count as failures; pass --allow-skips to accept them.")
+                failed += len(skipped)
+        if len(runs) > 1:
+            print(f"{build}: {passed} passed, {failed} failed")
+        total_passed += passed
+        total_failed += failed
+    print(f"{total_passed} passed, {total_failed} failed")
+    return 1 if total_failed else 0
 
 
 if __name__ == "__main__":

@@ -181,7 +181,9 @@ TEST(Cuda, AmpKernelsMatchTheLossScalersPlainOpPath) {
     on_cpu.unscale({pc});
     on_gpu.unscale({pg});
     EXPECT_EQ(on_cpu.found_inf().item<float>(), on_gpu.found_inf().item<float>()) << round;
-    if (round != 1) EXPECT_TRUE(pg.grad().cpu().equal(pc.grad())) << round;
+    if (round != 1) {
+      EXPECT_TRUE(pg.grad().cpu().equal(pc.grad())) << round;
+    }
     on_cpu.update();
     on_gpu.update();
     EXPECT_EQ(on_cpu.value(), on_gpu.value()) << round;
