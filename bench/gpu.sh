@@ -1,35 +1,59 @@
 #!/usr/bin/env bash
 # The GPU check, run on the device machine as it is, from a checkout with .device/ carried
-# (scripts/device-deps.sh prepares it): about 8 minutes on an H200.
-#   1. build against the machine's PyTorch libtorch;
-#   2. the CUDA tests (flash/varlen attention vs matmul, no host sync in a step, fused AdamW, AMP)
-#      and the CPU-side parity tests on this build;
+# (scripts/device-deps.sh prepares it, with this machine's pip-build binaries): about 4 minutes on an H200.
+#   1. the binaries: .device/bin/ (built here against pip's torch 2.11.0+cu130, the wheel the device's
+#      python3 has; run there on its libtorch through LD_LIBRARY_PATH), else a build against the
+#      machine's own PyTorch (~3 min on 16 cores);
+#   2. the CUDA tests (finetune_cuda_tests: flash/varlen attention vs matmul, no host sync in a step,
+#      fused AdamW, AMP) and the CPU-side parity tests on this build;
 #   3. this project and the HF Trainer (+ PEFT) side by side at the klue/roberta-base shape (random
 #      weights, fp16, batch 32, NSMC reviews), each arm in its own process; evaluation at batch 64;
 #      the same two arms in a one-rank NCCL group, whose difference is the all-reduce's cost a step;
 #   4. the whole study, capped at STUDY_STEPS steps an arm, with the projected full-length time.
 # Prints one table last; everything lands in $OUT (gpu.json, logs).
+# A dry run on a machine without a GPU (everything but the CUDA tests, fp32, few steps):
+#   DEVICE=cpu STEPS=2 WARMUP=1 EVAL_STEPS=2 STUDY_STEPS=2 PYTHON=.venv/bin/python OUT=out/gpu-dry bench/gpu.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu}
+DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-300}              # timed training steps per arm
+WARMUP=${WARMUP:-20}
+EVAL_STEPS=${EVAL_STEPS:-160}
 STUDY_STEPS=${STUDY_STEPS:-1500} # steps per arm of the capped study
+PYTHON=${PYTHON:-python3}        # the one with torch (and transformers + peft for the HF side)
 mkdir -p "$OUT"
 dev=$PWD/.device
 [ -d "$dev/prefix" ] || { echo "gpu.sh: no .device/ (run scripts/device-deps.sh here and carry .device)"; exit 2; }
-export LD_LIBRARY_PATH=$dev/prefix/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+torch_lib=$("$PYTHON" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export LD_LIBRARY_PATH=$dev/prefix/usr/lib/x86_64-linux-gnu:$torch_lib:${LD_LIBRARY_PATH:-}
 model=$dev/klue-roberta-base
 train=$dev/nsmc/ratings_train.txt
 test=$dev/nsmc/ratings_test.txt
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+if [ "$DEVICE" = cuda ]; then
+  half=(--precision fp16) hf_half=(--fp16) study_half=(--fp16) study_limits=()
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
+else
+  half=(--precision fp32) hf_half=() study_half=()
+  study_limits=(--max-train-samples 2000 --max-eval-samples 200)  # CPU evaluation of 50,000 reviews takes 20 min
+  echo "none (DEVICE=$DEVICE dry run)" > "$OUT/gpu.txt"
+fi
 stamp() { date +%s.%N; }
 
 t0=$(stamp)
-torch_prefix=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;$dev/prefix/usr" \
-  > "$OUT/cmake.log" 2>&1 &&
-  cmake --build build-cuda -j "$(nproc)" > "$OUT/build.log" 2>&1
-build_rc=$?
+if [ -x "$dev/bin/finetune" ]; then
+  bin=$dev/bin
+  export FT_SOURCE_DIR=$PWD  # the tests' fixtures: this checkout, not the one they were built in
+  build_rc=0
+  echo "prebuilt binaries from .device/bin on $torch_lib" > "$OUT/build.log"
+else
+  bin=build-cuda
+  torch_prefix=$("$PYTHON" -c 'import torch;print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$torch_prefix;$dev/prefix/usr" \
+    > "$OUT/cmake.log" 2>&1 &&
+    cmake --build build-cuda -j "$(nproc)" > "$OUT/build.log" 2>&1
+  build_rc=$?
+fi
 t1=$(stamp)
 if [ $build_rc -ne 0 ]; then
   tail -40 "$OUT/cmake.log" "$OUT/build.log"
@@ -37,8 +61,8 @@ if [ $build_rc -ne 0 ]; then
   exit 1
 fi
 
-{ build-cuda/finetune_cuda_tests &&
-  build-cuda/finetune_tests --gtest_filter='MultiTensorAdamW.*:ClipGradNorm.*:LossScaler.*:Packing.*:TrainingStep.*:ModelParity.*:LoraParity.*'
+{ { [ "$DEVICE" != cuda ] || "$bin/finetune_cuda_tests"; } &&
+  "$bin/finetune_tests" --gtest_filter='MultiTensorAdamW.*:ClipGradNorm.*:LossScaler.*:Packing.*:TrainingStep.*:ModelParity.*:LoraParity.*'
 } > "$OUT/tests.log" 2>&1
 tests_rc=$?
 t2=$(stamp)
@@ -49,25 +73,25 @@ bench() {  # name, command...
   "$@" > "$OUT/$name.json" 2> "$OUT/$name.log" || echo "{\"error\": \"$name failed, see $name.log\"}" > "$OUT/$name.json"
 }
 for arm in full lora; do
-  bench "ours_$arm" build-cuda/bench_train --config "$model" --data "$train" --arm $arm --steps "$STEPS" --warmup 20 \
-    --device cuda --precision fp16
+  bench "ours_$arm" "$bin/bench_train" --config "$model" --data "$train" --arm $arm --steps "$STEPS" --warmup "$WARMUP" \
+    --device "$DEVICE" "${half[@]}"
 done
 for arm in full lora; do
-  bench "nccl_$arm" build-cuda/bench_train --config "$model" --data "$train" --arm $arm --steps "$STEPS" --warmup 20 \
-    --device cuda --precision fp16 --one-rank-group 1
+  bench "nccl_$arm" "$bin/bench_train" --config "$model" --data "$train" --arm $arm --steps "$STEPS" --warmup "$WARMUP" \
+    --device "$DEVICE" "${half[@]}" --one-rank-group 1
 done
-bench ours_eval build-cuda/bench_train --config "$model" --data "$test" --arm eval --steps 160 --device cuda --precision fp16
+bench ours_eval "$bin/bench_train" --config "$model" --data "$test" --arm eval --steps "$EVAL_STEPS" --device "$DEVICE" "${half[@]}"
 for arm in full lora; do
-  bench "hf_$arm" python3 bench/hf_reference.py --model "$model" --train-file "$train" --arm $arm --max-steps "$STEPS" \
-    --warmup-steps 20 --random-init --fp16 --device cuda --output-dir "$OUT/hf_tmp"
+  bench "hf_$arm" "$PYTHON" bench/hf_reference.py --model "$model" --train-file "$train" --arm $arm --max-steps "$STEPS" \
+    --warmup-steps "$WARMUP" --random-init "${hf_half[@]}" --device "$DEVICE" --output-dir "$OUT/hf_tmp"
 done
-bench hf_eval python3 bench/hf_reference.py --model "$model" --train-file "$test" --arm eval --max-steps 160 \
-  --warmup-steps 1 --random-init --fp16 --device cuda --output-dir "$OUT/hf_tmp"
+bench hf_eval "$PYTHON" bench/hf_reference.py --model "$model" --train-file "$test" --arm eval --max-steps "$EVAL_STEPS" \
+  --warmup-steps 1 --random-init "${hf_half[@]}" --device "$DEVICE" --output-dir "$OUT/hf_tmp"
 rm -rf "$OUT/hf_tmp"
 t3=$(stamp)
 
-build-cuda/finetune compare --config configs/klue-roberta-base-nsmc.json --device cuda --fp16 --model "$model" --random-init \
-  --train-file "$train" --eval-file "$test" --max-steps "$STUDY_STEPS" --output-dir "$OUT/study" --overwrite \
+"$bin/finetune" compare --config configs/klue-roberta-base-nsmc.json --device "$DEVICE" "${study_half[@]}" --model "$model" --random-init \
+  --train-file "$train" --eval-file "$test" --max-steps "$STUDY_STEPS" "${study_limits[@]}" --output-dir "$OUT/study" --overwrite \
   > "$OUT/study.log" 2>&1
 study_rc=$?
 t4=$(stamp)

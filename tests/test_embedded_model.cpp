@@ -17,7 +17,7 @@
 
 namespace {
 
-const std::string kModel = std::string(FT_SOURCE_DIR) + "/models/ko-roberta-small";
+const std::string kModel = ft::testing::source_dir() + "/models/ko-roberta-small";
 
 TEST(EmbeddedModel, FilesAreCompleteAndSmall) {
   for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "tokenizer_config.json",

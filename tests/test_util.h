@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -12,17 +13,24 @@
 
 namespace ft::testing {
 
+// The checkout the tests read fixtures from: the one they were built in, or FT_SOURCE_DIR in the
+// environment (bench/gpu.sh runs binaries built on another machine from its own checkout).
+inline std::string source_dir() {
+  const char* env = std::getenv("FT_SOURCE_DIR");
+  return env && *env ? env : FT_SOURCE_DIR;
+}
+
 // A fixture committed under tests/data/ (tests/data/README.md says where each came from). A missing
 // one is a broken checkout: the exception fails the test, naming the path, instead of skipping it.
 inline std::string data_path(const std::string& rel) {
-  const std::string path = std::string(FT_SOURCE_DIR) + "/tests/data/" + rel;
+  const std::string path = source_dir() + "/tests/data/" + rel;
   if (!std::filesystem::exists(path)) throw std::runtime_error("test fixture missing: " + path);
   return path;
 }
 
 // An NSMC file in data/nsmc/, which scripts/get-data.sh fills (scripts/test.sh runs it first).
 inline std::string nsmc_path(const std::string& name) {
-  const std::string path = std::string(FT_SOURCE_DIR) + "/data/nsmc/" + name;
+  const std::string path = source_dir() + "/data/nsmc/" + name;
   if (!std::filesystem::exists(path))
     throw std::runtime_error(path + " is missing: run scripts/get-data.sh (scripts/test.sh does)");
   return path;
