@@ -21,10 +21,12 @@ Measures what build/bench_train measures (bench/bench_train.cpp), the same way:
 Prints one JSON line: samples/s of the timed part, real tokens/s, the final loss, peak RSS of this
 process and (on CUDA) the peak GPU memory PyTorch allocated after warm-up, and what it ran on.
 
-Runs on both stacks it is used with: transformers 4.28 + PEFT 0.3.0 + torch 1.13 without the tokenizers
-package (scripts/hf-reference-env.sh: the slow BertTokenizer), and transformers 5.x + tokenizers + a
-recent PEFT (the GPU machine's image). Differences are found by looking (TrainingArguments' fields, the
-tokenizers package), not by version numbers.
+Runs on both pinned stacks (docs/hf-interop.md): today's, scripts/python-env.sh current -> .venv
+(PyTorch 2.11, transformers 5.24, PEFT 0.21.2: SDPA attention as transformers defaults, the tokenizers-backed
+BertTokenizer, adamw_torch_fused) and the study's, scripts/python-env.sh seed -> .venv-seed (Debian's torch
+1.13, transformers 4.28.1, PEFT 0.3.0, accelerate 0.19.0: eager attention, BertTokenizerFast, adamw_hf).
+Differences are found by looking (TrainingArguments' fields, the tokenizers package), not by version numbers;
+the JSON line says which attention, tokenizer (and whether fast), optimizer and versions ran.
 """
 import argparse
 import csv
@@ -160,8 +162,8 @@ def main():
     sync = torch.cuda.synchronize if cuda else (lambda: None)
 
     set_seed(SEED)
-    # Without the tokenizers package (transformers 4.x offline), AutoTokenizer must be told to take the
-    # Python BertTokenizer; transformers 5 has tokenizers as a requirement and ignores use_fast.
+    # Both stacks have the tokenizers package (AutoTokenizer gives the Rust-backed tokenizer); a transformers
+    # 4.x without it would need to be told to take the Python BertTokenizer. transformers 5 ignores use_fast.
     have_tokenizers = importlib.util.find_spec("tokenizers") is not None
     tok = AutoTokenizer.from_pretrained(a.model, **({} if have_tokenizers else {"use_fast": False}))
 
@@ -275,7 +277,7 @@ def main():
         "global_batch": TRAIN_BATCH if training else EVAL_BATCH, "max_length": MAX_LENGTH,
         "precision": "fp16" if a.fp16 else "bf16" if a.bf16 else "fp32", "fp16": a.fp16,
         "device": torch.cuda.get_device_name(0) if cuda else "cpu", "threads": torch.get_num_threads(),
-        "attn_implementation": attn, "tokenizer": type(tok).__name__,
+        "attn_implementation": attn, "tokenizer": type(tok).__name__, "tokenizer_fast": bool(tok.is_fast),
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "peak_gpu_allocated_bytes": torch.cuda.max_memory_allocated() if cuda else None,
         "torch": torch.__version__, "transformers": transformers.__version__, "peft": version("peft"),
