@@ -15,7 +15,7 @@
           Text files only (one text a line).
 
 Runs on today's stack (transformers 5, PEFT 0.2x) and on the study's (transformers 4.28, PEFT 0.3.0).
-PEFT before 0.6 reads only adapter_model.bin, while finetune writes adapter_model.safetensors: for those
+PEFT before 0.4 reads only adapter_model.bin, while finetune writes adapter_model.safetensors: for those
 PEFT versions the adapter's tensors are copied, unchanged and under the same keys, into adapter_model.bin
 in a temporary copy of the adapter directory (torch.save), and the output says so.
 
@@ -121,11 +121,12 @@ def check_ids(a, paths):
 
 
 def peft_adapter_dir(adapter, tmp):
-    """The adapter directory PEFT can read: PEFT < 0.6 reads only adapter_model.bin."""
+    """The adapter directory PEFT can read: PEFT < 0.4 reads only adapter_model.bin (safetensors came with
+    huggingface/peft#553, in 0.4.0)."""
     import peft
     from packaging.version import Version
 
-    if Version(peft.__version__) >= Version("0.6") or os.path.exists(os.path.join(adapter, "adapter_model.bin")):
+    if Version(peft.__version__) >= Version("0.4") or os.path.exists(os.path.join(adapter, "adapter_model.bin")):
         return adapter, ""
     import torch
     from safetensors.torch import load_file

@@ -22,7 +22,7 @@ edge_cases.tsv and synthetic_vocab.txt}. The recipe is the one tests/data/README
   adamw    torch.optim.AdamW(lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.01) one step from those.
   lora     get_peft_model(LoraConfig(SEQ_CLS, r 8, alpha 32, dropout 0.1, query+value)); A as PEFT draws it,
            B from N(0, 0.05^2) (or both from --from); saved by PEFT's save_pretrained as adapter_model.bin
-           (safe_serialization=False on PEFT >= 0.6) and as adapter_model.safetensors; outputs and the 12
+           (safe_serialization=False on PEFT >= 0.4) and as adapter_model.safetensors; outputs and the 12
            trained tensors' gradients keyed by adapter key.
   ids      BertTokenizer.from_pretrained (slow where the stack has one, use_fast=False; transformers 5 has only
            the tokenizers-backed class) with do_lower_case False, strip_accents None, tokenize_chinese_chars,
@@ -211,7 +211,7 @@ def write_lora(dst, model, inputs, adapter, seed):
         set_peft_model_state_dict(pm, adapter)
     lora = os.path.join(dst, "lora")
     peft_dir = os.path.join(lora, "peft_adapter")
-    kw = {"safe_serialization": False} if Version(peft.__version__) >= Version("0.6") else {}
+    kw = {"safe_serialization": False} if Version(peft.__version__) >= Version("0.4") else {}
     with tempfile.TemporaryDirectory() as tmp:
         pm.save_pretrained(tmp, **kw)
         for f in ("adapter_config.json", "adapter_model.bin"):
