@@ -2,6 +2,10 @@
 
 #include <limits>
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
@@ -19,6 +23,28 @@ std::string adapter_weights(const std::string& dir) {
     if (file_exists(path)) return path;
   }
   throw Error(dir + ": no adapter_model.safetensors or adapter_model.bin");
+}
+
+// A dict of tensors in torch.save's format (a zip of data.pkl plus one record per storage), as
+// torch::pickle_save writes it but without TorchScript's type tags (torch.jit._pickle.restore_type_tag),
+// which torch.load(weights_only=True), PyTorch 2.6's default, refuses.
+std::string torch_save_bytes(const TensorMap& tensors) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& [key, t] : tensors) dict.insert(key, t.detach().to(torch::kCPU).contiguous());
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickle.insert(pickle.end(), bytes, bytes + n); },
+                              nullptr, nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(dict);
+  pickler.stop();
+  std::string out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* bytes, size_t n) {
+    out.append(static_cast<const char*>(bytes), n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return out;
 }
 
 }  // namespace
@@ -104,7 +130,11 @@ void save_adapter(const std::string& dir, model::TransformerImpl& model, const m
                   const std::string& base_model_name_or_path) {
   if (!model.has_lora()) throw Error("save_adapter: the model has no LoRA layers");
   make_dirs(dir);
-  write_safetensors(join_path(dir, "adapter_model.safetensors"), adapter_state_dict(model), {{"format", "pt"}});
+  const TensorMap tensors = adapter_state_dict(model);
+  write_safetensors(join_path(dir, "adapter_model.safetensors"), tensors, {{"format", "pt"}});
+  // The same tensors as torch.save's zip pickle, for PEFT before 0.4 (the study's 0.3.0), which reads only
+  // adapter_model.bin; later PEFT versions (and finetune) take the safetensors file.
+  write_file_atomic(join_path(dir, "adapter_model.bin"), torch_save_bytes(tensors));
   // Only the keys PEFT 0.3 knows: older PEFT versions reject unknown ones.
   nlohmann::json cfg = {
       {"base_model_name_or_path", base_model_name_or_path},
