@@ -15,9 +15,10 @@
           Text files only (one text a line).
 
 Runs on today's stack (transformers 5, PEFT 0.2x) and on the study's (transformers 4.28, PEFT 0.3.0).
-PEFT before 0.4 reads only adapter_model.bin, while finetune writes adapter_model.safetensors: for those
-PEFT versions the adapter's tensors are copied, unchanged and under the same keys, into adapter_model.bin
-in a temporary copy of the adapter directory (torch.save), and the output says so.
+PEFT before 0.4 reads only adapter_model.bin. finetune writes it beside adapter_model.safetensors; for an
+adapter directory without one (older finetune builds, other tools) the tensors are copied, unchanged and
+under the same keys, into adapter_model.bin in a temporary copy of the directory (torch.save), and the
+output says so; with --strict-adapter (the tests) its absence is a failure instead.
 
 Prints what it compared and, last, one line 'HF-INTEROP PASS: ...' or 'HF-INTEROP FAIL: ...'; exits 1 on
 any failure (a mismatch, a finetune error, a library that cannot load the files).
@@ -120,7 +121,7 @@ def check_ids(a, paths):
     return bad == 0, f"ids {total - bad}/{total} identical ({kind}, {elapsed:.1f} s)"
 
 
-def peft_adapter_dir(adapter, tmp):
+def peft_adapter_dir(adapter, tmp, strict):
     """The adapter directory PEFT can read: PEFT < 0.4 reads only adapter_model.bin (safetensors came with
     huggingface/peft#553, in 0.4.0)."""
     import peft
@@ -128,6 +129,8 @@ def peft_adapter_dir(adapter, tmp):
 
     if Version(peft.__version__) >= Version("0.4") or os.path.exists(os.path.join(adapter, "adapter_model.bin")):
         return adapter, ""
+    if strict:
+        raise Failure(f"{adapter}: no adapter_model.bin, the only file PEFT {peft.__version__} reads (--strict-adapter)")
     import torch
     from safetensors.torch import load_file
 
@@ -177,7 +180,7 @@ def check_logits(a, paths):
         note = ""
         if a.adapter:
             from peft import PeftModel
-            adapter, note = peft_adapter_dir(a.adapter, tmp)
+            adapter, note = peft_adapter_dir(a.adapter, tmp, a.strict_adapter)
             model = PeftModel.from_pretrained(model, adapter)
         model.eval()
         theirs = []
@@ -211,6 +214,8 @@ def main():
     ap.add_argument("--max-length", type=int, default=128, help="truncation, [CLS]/[SEP] included (ids: 0 = none)")
     ap.add_argument("--atol", type=float, default=1e-5, help="largest |ours - HF| logit allowed (default 1e-5)")
     ap.add_argument("--require-fast", action="store_true", help="fail unless AutoTokenizer is the Rust-backed one")
+    ap.add_argument("--strict-adapter", action="store_true",
+                    help="PEFT < 0.4 without adapter_model.bin is a failure, not a conversion")
     ap.add_argument("--name", default="", help="a name for the closing line")
     a = ap.parse_args()
     checks = [c for c in a.check.split(",") if c]

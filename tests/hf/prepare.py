@@ -104,7 +104,7 @@ def prepare(a):
     if d_full < 1e-3 or d_lora < 1e-3:
         raise RuntimeError(f"training barely moved the logits (full {d_full:.3g}, lora {d_lora:.3g})")
     for path in ("full/model.safetensors", "full/config.json", "full/vocab.txt", "lora/adapter_config.json",
-                 "lora/adapter_model.safetensors", "merged/model.safetensors"):
+                 "lora/adapter_model.safetensors", "lora/adapter_model.bin", "merged/model.safetensors"):
         if not os.path.exists(os.path.join(work, path)):
             raise RuntimeError(f"finetune wrote no {path}")
     return (f"{STEPS} steps full, {STEPS} LoRA, merged, in {work}; logits moved from the base by up to "
