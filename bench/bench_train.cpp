@@ -27,6 +27,8 @@
 #include "core/runtime.h"
 #include "data/dataset.h"
 #include "distributed/group.h"
+#include "core/blas_kernel.h"
+#include "core/machine.h"
 #include "distributed/launch.h"
 #include "io/model_loader.h"
 #include "model/spec.h"
@@ -34,21 +36,8 @@
 #include "train/run.h"
 #include "train/trainer.h"
 
-namespace {
-
-double matmul_gflops() {
-  const int64_t n = 1024;
-  const torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
-  torch::matmul(a, b);  // warm-up
-  const int reps = 10;
-  ft::Stopwatch clock;
-  for (int i = 0; i < reps; ++i) torch::matmul(a, b);
-  return 2.0 * n * n * n * reps / clock.seconds() / 1e9;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
+  ft::ensure_best_blas_kernel(argv);
   std::string config_dir, data, arm = "full", device = "cpu", precision = "fp32";
   int64_t steps = 8, warmup = 1;
   int threads = 0, nproc = 1;
@@ -88,7 +77,8 @@ int main(int argc, char** argv) {
       group = std::make_unique<ft::distributed::Group>(alone, device, std::chrono::seconds(600));
     }
     const int world = group ? group->world_size() : 1;
-    const double gflops = device.rfind("cpu", 0) == 0 ? matmul_gflops() : 0.0;
+    const nlohmann::json matmul = device.rfind("cpu", 0) == 0 ? ft::measure_matmul(1.0) : nlohmann::json();
+    const double gflops = matmul.is_null() ? 0.0 : matmul["fp32_gflops"].get<double>();
     const auto tok = ft::text::Tokenizer::from_dir(config_dir);
     const int64_t global_batch = arm == "eval" ? 64 : 32, batch = global_batch / world;  // per rank
     // The timed steps' batches, from the first reviews of the file (real length mix).
@@ -151,6 +141,8 @@ int main(int argc, char** argv) {
     r["precision"] = precision;
     r["threads"] = ft::num_threads();  // per rank
     r["matmul_gflops"] = gflops;
+    r["matmul"] = matmul;
+    r["machine"] = ft::machine_facts();
     r["seconds"] = seconds;
     r["global_batch"] = global_batch;
     r["steps"] = steps;

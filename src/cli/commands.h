@@ -15,5 +15,6 @@ void add_compare_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
 void add_pretrain_command(CLI::App& app);
 void add_robustness_command(CLI::App& app);
+void add_env_command(CLI::App& app);
 
 }  // namespace ft::cli

@@ -6,9 +6,11 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "core/blas_kernel.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
+  ft::ensure_best_blas_kernel(argv);
   CLI::App app{"finetune: full and LoRA fine-tuning of BERT/RoBERTa encoders, in C++"};
   app.require_subcommand(1);
   ft::cli::add_inspect_command(app);
@@ -22,6 +24,7 @@ int main(int argc, char** argv) {
   ft::cli::add_tokenizer_command(app);
   ft::cli::add_pretrain_command(app);
   ft::cli::add_robustness_command(app);
+  ft::cli::add_env_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

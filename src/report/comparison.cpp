@@ -67,7 +67,7 @@ std::optional<double> positive(std::optional<double> v) { return v && *v > 0 ? v
 // One run's figures, keyed as in comparison.json; absent optional figures are nullopt.
 struct RunRecord {
   RunInfo info;
-  std::string method, model, device, memory_source;
+  std::string method, model, device, memory_source, machine;
   std::map<std::string, std::optional<double>> values;
   double learning_rate = 0;
   // Which set chose the checkpoint and gives the gap ("validation", or "test" as in the study), and
@@ -87,6 +87,7 @@ RunRecord read_run(const RunInfo& info) {
   r.model = optional_string(j, "/model", file, "");
   if (optional_bool(j, "/random_init", file, false)) r.model += " (random init)";  // only the config was read from it
   r.device = optional_string(j, "/environment/device", file, "cpu");
+  r.machine = optional_string(j, "/environment/machine_summary", file, "");  // absent before finetune env
   // The study's memory figure is the CUDA allocator's peak; on CPU the process RSS is what exists.
   const bool cuda = r.device.rfind("cuda", 0) == 0;
   r.memory_source = cuda ? "cuda_peak_allocated_bytes" : "peak_rss_bytes";
@@ -852,7 +853,8 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
   j["runs"] = json::array();
   for (const RunRecord& r : records)
     j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir},
-                         {"learning_rate", r.learning_rate}, {"selection_set", r.selection_set}});
+                         {"learning_rate", r.learning_rate}, {"selection_set", r.selection_set},
+                         {"machine", r.machine}});
   if (!sweeps.empty()) j["sweeps"] = sweeps;
   j["arms"] = json::array();
   for (const Arm& a : arms) j["arms"].push_back(arm_json(a, base));

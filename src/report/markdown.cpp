@@ -230,6 +230,10 @@ std::string render_markdown(const json& c) {
           << a["arm"].get<std::string>();
   }
   out << ". A reduction shows — when the two arms ran on different devices or measured memory differently.\n";
+  std::set<std::string> machines;  // what every timing above ran on (finetune env tells the same)
+  for (const json& r : c["runs"])
+    if (!r.value("machine", std::string()).empty()) machines.insert(r["machine"].get<std::string>());
+  for (const std::string& m : machines) out << "\nTimed on: " << m << ".\n";
 
   out << "\n## Metrics\n\n";
   header(out, {"Arm", "Accuracy", "F1", "Eval loss", "Train loss", "Generalization gap"});

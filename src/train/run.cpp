@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/machine.h"
 #include "core/resources.h"
 #include "core/runtime.h"
 #include "distributed/group.h"
@@ -337,6 +338,7 @@ nlohmann::json run_training(const RunSpec& spec) {
     test_eval = out.final_eval;
   }
   const int64_t peak_rss = peak_rss_bytes();
+  const nlohmann::json machine = machine_facts();
   const nlohmann::json ranks = rank_statistics(group.get(), out.train_samples, out.train_real_tokens, out.train_runtime_s,
                                                out.allreduce_bytes_per_step, out.allreduce_seconds);
   if (!writer) return ranks;
@@ -386,7 +388,7 @@ nlohmann::json run_training(const RunSpec& spec) {
                   {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
       {"checkpoint", {{"path", args.output_dir}, {"bytes", checkpoint_bytes}}},
       {"environment", {{"device", device}, {"threads", num_threads()}, {"precision", precision},
-                       {"torch_version", torch_version()}}}};
+                       {"torch_version", torch_version()}, {"machine", machine}, {"machine_summary", machine_summary(machine)}}}};
   // Where every figure comes from: "eval" is always the test set; "validation" the selection set when there is one.
   const std::string selection_set = val_ds ? "validation" : test_ds ? "test" : "";
   results["data"] = {{"train", {{"file", spec.train_file}, {"examples", train_ex.size()}}},
