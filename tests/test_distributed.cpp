@@ -203,7 +203,7 @@ void no_dropout(const SyntheticTask& task) {
 }
 
 // The 2-rank run against the single-process one with the same global batch: per-step losses and final
-// weights within 1e-6 relative, the same files (rank 0's), every example once per epoch, and what one
+// weights within 5e-6 of the largest weight, the same files (rank 0's), every example once per epoch, and what one
 // step all-reduces: every trainable parameter (full) or only the adapter and the head (LoRA).
 void expect_same_run(const std::string& ref, const std::string& dp, const std::string& weights, int64_t examples,
                      int epochs) {
@@ -218,12 +218,14 @@ void expect_same_run(const std::string& ref, const std::string& dp, const std::s
   for (size_t i = 0; i < lr.size(); ++i) EXPECT_NEAR(ld[i], lr[i], 1e-6 * std::abs(lr[i])) << "step " << i + 1;
   const auto wr = ft::io::read_safetensors(ref + "/" + weights), wd = ft::io::read_safetensors(dp + "/" + weights);
   ASSERT_EQ(wd.size(), wr.size());
-  // Within 1e-6 of the model's largest weight: an element-wise relative bound would not hold for any
+  // Within 5e-6 of the model's largest weight: an element-wise relative bound would not hold for any
   // two fp32 runs whose sums are ordered differently, since AdamW turns gradients that are rounding
   // noise (the attention key bias's is exactly 0 in exact arithmetic) into learning-rate-sized steps.
+  // How far that goes depends on the BLAS kernels' blocking: ≤ 1e-6 with OpenBLAS's SkylakeX and MKL,
+  // 1.5e-6 with its Zen kernels (an AMD EPYC, the LoRA run's lora_B).
   double scale = 0;
   for (const auto& [name, t] : wr) scale = std::max(scale, t.abs().max().item<double>());
-  for (const auto& [name, t] : wr) EXPECT_TRUE(ft::testing::all_close(wd.at(name), t, 1e-6 * scale, 0)) << name;
+  for (const auto& [name, t] : wr) EXPECT_TRUE(ft::testing::all_close(wd.at(name), t, 5e-6 * scale, 0)) << name;
   // Predictions agree; the loss differs only by the weights' last bits.
   for (const char* m : {"accuracy", "f1", "precision", "recall"})
     EXPECT_EQ(d["eval"]["final"][m], r["eval"]["final"][m]) << m;
