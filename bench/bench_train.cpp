@@ -22,13 +22,13 @@
 #include <exception>
 #include <string>
 
+#include "core/blas_kernel.h"
 #include "core/error.h"
+#include "core/machine.h"
 #include "core/resources.h"
 #include "core/runtime.h"
 #include "data/dataset.h"
 #include "distributed/group.h"
-#include "core/blas_kernel.h"
-#include "core/machine.h"
 #include "distributed/launch.h"
 #include "io/model_loader.h"
 #include "model/spec.h"
@@ -77,7 +77,10 @@ int main(int argc, char** argv) {
       group = std::make_unique<ft::distributed::Group>(alone, device, std::chrono::seconds(600));
     }
     const int world = group ? group->world_size() : 1;
-    const nlohmann::json matmul = device.rfind("cpu", 0) == 0 ? ft::measure_matmul(1.0) : nlohmann::json();
+    const nlohmann::json machine = ft::machine_facts();
+    // The ceiling for this arm's precision: bf16's product only when the arm trains in bf16.
+    const nlohmann::json matmul =
+        device.rfind("cpu", 0) == 0 ? ft::measure_matmul(machine, 1.0, precision == "bf16") : nlohmann::json();
     const double gflops = matmul.is_null() ? 0.0 : matmul["fp32_gflops"].get<double>();
     const auto tok = ft::text::Tokenizer::from_dir(config_dir);
     const int64_t global_batch = arm == "eval" ? 64 : 32, batch = global_batch / world;  // per rank
@@ -142,7 +145,7 @@ int main(int argc, char** argv) {
     r["threads"] = ft::num_threads();  // per rank
     r["matmul_gflops"] = gflops;
     r["matmul"] = matmul;
-    r["machine"] = ft::machine_facts();
+    r["machine"] = machine;
     r["seconds"] = seconds;
     r["global_batch"] = global_batch;
     r["steps"] = steps;

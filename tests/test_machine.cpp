@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -15,8 +18,15 @@ namespace {
 const std::vector<std::string> kAvx512 = {"sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"};
 const std::vector<std::string> kAvx2 = {"sse4_2", "avx", "fma", "avx2"};
 
+std::optional<std::string> better_openblas_kernel(const std::string& chosen, const std::vector<std::string>& flags,
+                                                  const std::string& vendor) {
+  ft::CpuInfo cpu;
+  cpu.flags = flags;
+  cpu.vendor = vendor;
+  return ft::better_openblas_kernel(chosen, cpu);
+}
+
 TEST(BlasKernel, OlderKernelsThanTheCpuRunsAreReplacedByTheBestItRuns) {
-  using ft::better_openblas_kernel;
   EXPECT_EQ(better_openblas_kernel("Prescott", kAvx512, "GenuineIntel"), "SkylakeX");  // the Xeon that OpenBLAS 0.3.21 misses
   EXPECT_EQ(better_openblas_kernel("Haswell", kAvx512, "GenuineIntel"), "SkylakeX");
   EXPECT_EQ(better_openblas_kernel("Prescott", kAvx2, "GenuineIntel"), "Haswell");
@@ -25,12 +35,21 @@ TEST(BlasKernel, OlderKernelsThanTheCpuRunsAreReplacedByTheBestItRuns) {
 }
 
 TEST(BlasKernel, KernelsAsGoodAsTheCpuRunsAreKept) {
-  using ft::better_openblas_kernel;
   EXPECT_EQ(better_openblas_kernel("SkylakeX", kAvx512, "GenuineIntel"), std::nullopt);
   EXPECT_EQ(better_openblas_kernel("Cooperlake", kAvx512, "GenuineIntel"), std::nullopt);
   EXPECT_EQ(better_openblas_kernel("Zen", kAvx2, "AuthenticAMD"), std::nullopt);
   EXPECT_EQ(better_openblas_kernel("Haswell", kAvx2, "AuthenticAMD"), std::nullopt);  // same generation
   EXPECT_EQ(better_openblas_kernel("Prescott", {"sse4_2"}, "GenuineIntel"), std::nullopt);  // nothing better to run
+}
+
+TEST(BlasKernel, AnUnknownFtBlasKernelValueIsAOneLineError) {
+  ft::testing::TempDir tmp("machine_policy");
+  const int rc = std::system(("FT_BLAS_KERNEL=fastest " + std::string(FT_BINARY) + " env --json --seconds 0.1 > " +
+                              tmp / "out" + " 2> " + tmp / "err").c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 2);
+  EXPECT_EQ(ft::read_file(tmp / "err"), "error: FT_BLAS_KERNEL=fastest: expected auto or keep\n");
+  EXPECT_EQ(ft::read_file(tmp / "out"), "");
 }
 
 // Runs the binary with an environment prefix; its stdout.
@@ -60,7 +79,9 @@ TEST(FinetuneEnv, NamesTheLibtorchTheBlasKernelAndTheMatmulRate) {
   EXPECT_GT(j["matmul"]["fp32_gflops"].get<double>(), 0.1);
   EXPECT_EQ(j["openmp"]["threads"], 1);
   EXPECT_GE(j["cpu"]["cores"].get<int>(), 1);
-  if (j["blas"]["library"] == "openblas") EXPECT_FALSE(j["blas"]["kernel"].get<std::string>().empty());
+  if (j["blas"]["library"] == "openblas") {
+    EXPECT_FALSE(j["blas"]["kernel"].get<std::string>().empty());
+  }
 }
 
 // A fallback forced (OPENBLAS_CORETYPE=Prescott, FT_BLAS_KERNEL=auto): the tool restarts itself on the
@@ -71,6 +92,7 @@ TEST(FinetuneEnv, AForcedFallbackKernelIsCorrectedAndPredictsTheSame) {
   const nlohmann::json kept = env_json(forced), corrected = env_json(forced + " FT_BLAS_KERNEL=auto");
   if (plain["blas"]["library"] == "openblas") {
     EXPECT_EQ(kept["blas"]["kernel"], "Prescott");  // a user's choice stands by default
+    EXPECT_EQ(env_json(forced + " FT_BLAS_KERNEL=keep")["blas"]["kernel"], "Prescott");
     const std::string best = kept["blas"]["better_kernel"];
     ASSERT_FALSE(best.empty()) << "this CPU runs nothing better than SSE3: the restart cannot be seen here";
     EXPECT_EQ(corrected["blas"]["kernel"], best);

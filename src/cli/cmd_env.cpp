@@ -68,7 +68,7 @@ void add_env_command(CLI::App& app) {
   cmd->callback([a] {
     set_threads(a->threads);
     const nlohmann::json facts = machine_facts();
-    const nlohmann::json matmul = measure_matmul(a->seconds);
+    const nlohmann::json matmul = measure_matmul(facts, a->seconds, /*with_bf16=*/true);
     if (a->json) {
       nlohmann::json j = facts;
       j["matmul"] = matmul;

@@ -9,13 +9,11 @@
 #include <torch/version.h>
 
 #include <algorithm>
-#include <fstream>
 #include <regex>
-#include <set>
-#include <sstream>
 #include <thread>
 
 #include "core/blas_kernel.h"
+#include "core/cpuinfo.h"
 #include "core/resources.h"
 
 #ifdef FT_WITH_CUDA
@@ -25,30 +23,13 @@
 namespace ft {
 namespace {
 
-// The first "key : value" of /proc/cpuinfo for each key asked for.
-std::map<std::string, std::string> cpuinfo(const std::set<std::string>& keys) {
-  std::map<std::string, std::string> out;
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line) && out.size() < keys.size();) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    key.erase(key.find_last_not_of(" \t") + 1);
-    if (keys.count(key) && !out.count(key)) out[key] = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
-  }
-  return out;
-}
-
 // The instruction sets that decide which kernels a BLAS can run, as /proc/cpuinfo names them.
-std::vector<std::string> isa_flags(const std::string& flags) {
+std::vector<std::string> isa_flags(const CpuInfo& cpu) {
   static const char* const kWanted[] = {"sse4_2", "avx", "fma", "avx2", "avx512f", "avx512bw", "avx512_vnni",
                                         "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16"};
-  std::set<std::string> have;
-  std::istringstream words(flags);
-  for (std::string w; words >> w;) have.insert(w);
   std::vector<std::string> out;
   for (const char* w : kWanted)
-    if (have.count(w)) out.emplace_back(w);
+    if (cpu.has(w)) out.emplace_back(w);
   return out;
 }
 
@@ -71,20 +52,23 @@ std::string config_line(const std::string& config, const std::string& name) {
   return std::regex_search(config, m, re) ? m[1].str() : "";
 }
 
-nlohmann::json blas_facts(const std::string& config) {
+nlohmann::json blas_facts(const std::string& config, const CpuInfo& cpu) {
   nlohmann::json b;
   const std::string info = config_value(config, "BLAS_INFO");
   b["library"] = info.empty() ? "unknown" : info;
   // OpenBLAS picks its kernels at load time from the CPU (or OPENBLAS_CORETYPE): ask it which.
-  using NameFn = char* (*)();
-  if (auto corename = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+  if (const auto kernel = openblas_kernel()) {
     b["library"] = "openblas";
-    b["kernel"] = corename();
+    b["kernel"] = *kernel;
+    using NameFn = char* (*)();
     if (auto cfg = reinterpret_cast<NameFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) b["config"] = cfg();
     const char* forced = std::getenv("OPENBLAS_CORETYPE");
     b["kernel_forced_by"] = forced ? std::string("OPENBLAS_CORETYPE=") + forced : "";
     const char* from = std::getenv("FT_BLAS_KERNEL_FROM");  // set by ensure_best_blas_kernel's restart
     b["corrected_from"] = from ? from : "";
+    // Kernels older than the CPU runs, as a user's OPENBLAS_CORETYPE can force.
+    const auto better = better_openblas_kernel(*kernel, cpu);
+    b["better_kernel"] = better ? *better : "";
   } else if (info == "mkl") {
     std::smatch m;
     static const std::regex re("Intel\\(R\\)[^\n]*Math Kernel Library Version ([^ \n]+)");
@@ -128,38 +112,32 @@ double matmul_gflops(torch::ScalarType dtype, double seconds, int64_t n) {
 nlohmann::json machine_facts() {
   nlohmann::json j;
   const std::string config = at::show_config();
-  const auto info = cpuinfo({"model name", "flags", "cpu MHz", "vendor_id"});
-  auto get = [&](const char* k) { return info.count(k) ? info.at(k) : std::string(); };
+  const CpuInfo cpu = read_cpuinfo();
   cpu_set_t set;
   const int affinity = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
   j["libtorch"] = {{"version", TORCH_VERSION}, {"cuda_build", config_value(config, "USE_CUDA") == "ON"},
                    {"cuda", config_value(config, "CUDA_VERSION")}, {"cudnn", config_value(config, "CUDNN_VERSION")},
                    {"nccl", config_value(config, "USE_NCCL") == "1" || config_value(config, "USE_NCCL") == "ON"},
                    {"cpu_capability", config_line(config, "CPU capability usage")}};
-  j["blas"] = blas_facts(config);
-  if (j["blas"].contains("kernel")) {  // kernels older than the CPU runs, as a user's OPENBLAS_CORETYPE can force
-    const auto better = better_openblas_kernel(j["blas"]["kernel"], isa_flags(get("flags")), get("vendor_id"));
-    j["blas"]["better_kernel"] = better ? *better : "";
-  }
+  j["blas"] = blas_facts(config, cpu);
   j["openmp"] = {{"threads", at::get_num_threads()}};
-  j["cpu"] = {{"model", get("model name")}, {"vendor", get("vendor_id")},
+  j["cpu"] = {{"model", cpu.model}, {"vendor", cpu.vendor},
               {"cores", static_cast<int>(std::thread::hardware_concurrency())}, {"cores_usable", affinity},
-              {"mhz", get("cpu MHz").empty() ? 0.0 : std::stod(get("cpu MHz"))}, {"isa", isa_flags(get("flags"))}};
+              {"mhz", cpu.mhz}, {"isa", isa_flags(cpu)}};
   j["gpus"] = gpu_facts();
   return j;
 }
 
-nlohmann::json measure_matmul(double seconds) {
-  const nlohmann::json facts = machine_facts();
+nlohmann::json measure_matmul(const nlohmann::json& facts, double seconds, bool with_bf16) {
   nlohmann::json m;
   const int64_t n = 1024;
   m["n"] = n;
   m["threads"] = at::get_num_threads();
   m["fp32_gflops"] = matmul_gflops(torch::kFloat, seconds, n);
+  m["bf16_native"] = has(facts, "avx512_bf16") || has(facts, "amx_bf16");
   // Without AVX512-BF16 or AMX, bf16 products are converted to fp32 and back: measured all the same,
   // since that is what --bf16 would cost here.
-  m["bf16_gflops"] = matmul_gflops(torch::kBFloat16, seconds, n);
-  m["bf16_native"] = has(facts, "avx512_bf16") || has(facts, "amx_bf16");
+  if (with_bf16) m["bf16_gflops"] = matmul_gflops(torch::kBFloat16, seconds, n);
   // fp32 FMA lanes a cycle: two FMA units of 16 (AVX-512) or 8 (AVX2) lanes, 2 FLOPs each. The clock
   // is /proc/cpuinfo's current one, so the peak is a guide, not a bound.
   const double lanes = has(facts, "avx512f") ? 16 : has(facts, "avx2") && has(facts, "fma") ? 8 : 4;

@@ -10,9 +10,10 @@ namespace ft {
 
 nlohmann::json machine_facts();
 
-// Matrix products of 1024 x 1024 for about `seconds` each, fp32 and bf16 (native where the CPU has
-// AVX512-BF16 or AMX), in GFLOP/s, with the CPU's fp32 peak where its clock and vector width tell it.
-nlohmann::json measure_matmul(double seconds);
+// Matrix products of 1024 x 1024 for about `seconds` each, fp32 and, with `with_bf16`, bf16 (native
+// where the CPU has AVX512-BF16 or AMX), in GFLOP/s, with the CPU's fp32 peak where the clock and
+// vector width in `facts` (machine_facts()) tell it.
+nlohmann::json measure_matmul(const nlohmann::json& facts, double seconds, bool with_bf16);
 
 // One line of the facts that decide a CPU timing: "libtorch 2.11.0 (CUDA 13.0), MKL, 2 threads of 2 cores, AVX2".
 std::string machine_summary(const nlohmann::json& facts);
