@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/run_folder.h"
 #include "data/batching.h"
 #include "data/dataset.h"
 #include "distributed/group.h"
@@ -339,11 +340,12 @@ bool wait_for_file(const std::string& path, int seconds) {
   return false;
 }
 
-// What a stopped run may leave: complete checkpoint-N folders (a .tmp one is scratch, ignored by
-// --resume and replaced by the next save), and nothing that marks a finished run.
+// What a stopped run may leave: its ownership marker and complete checkpoint-N folders (a .tmp one
+// is scratch, ignored by --resume and replaced by the next save), and nothing that marks a finished run.
 void expect_only_complete_checkpoints(const std::string& dir) {
   for (const auto& name : names(dir)) {
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) continue;
+    if (name == ft::kRunMarker) continue;  // the folder's ownership marker
     ASSERT_EQ(name.rfind("checkpoint-", 0), 0u) << name;
     EXPECT_TRUE(ft::file_exists(dir + "/" + name + "/trainer_state.json")) << name;
   }
@@ -408,6 +410,7 @@ TEST(DataParallelCli, TwoRanksResumeBitForBitFromACheckpoint) {
                              " --save-steps 10 --logging-steps 1 --threads 1 --ddp-timeout 60 --nproc-per-node 2 --output-dir ";
   ASSERT_EQ(run(common + whole.path), 0);  // 240 reviews / 16 a step = 15 steps an epoch, 30 in all
   std::filesystem::copy(whole / "checkpoint-10", resumed / "checkpoint-10", std::filesystem::copy_options::recursive);
+  std::filesystem::copy(whole / ft::kRunMarker, resumed / ft::kRunMarker);  // a folder of ours, or it is refused
   ASSERT_EQ(run(common + resumed.path + " --resume"), 0);
   const auto lw = ft::read_json(whole / "checkpoint-30/trainer_state.json")["losses"].get<std::vector<double>>();
   const auto lr = ft::read_json(resumed / "checkpoint-30/trainer_state.json")["losses"].get<std::vector<double>>();

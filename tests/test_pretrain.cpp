@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/run_folder.h"
 #include "data/batching.h"
 #include "data/mlm.h"
 #include "io/hf_model.h"
@@ -235,7 +236,9 @@ TEST(PretrainResume, ContinuesExactlyAsAnUninterruptedRun) {
   args.warmup_steps = 3;
   const auto a = ft::train::run_pretraining(args);
   // The uninterrupted run left its step-6 checkpoint; a second run resumes from a copy of it.
+  // The run folder moved elsewhere: its checkpoint and the marker that makes the folder one of our runs.
   std::filesystem::copy(full / "checkpoint", resumed / "checkpoint", std::filesystem::copy_options::recursive);
+  std::filesystem::copy(full / ft::kRunMarker, resumed / ft::kRunMarker);
   EXPECT_EQ(ft::read_json(resumed / "checkpoint/trainer_state.json")["global_step"], 6);
   args.output_dir = resumed.path;
   args.model_config.clear();

@@ -2,21 +2,19 @@
 // reproducibility promise and the files a run leaves behind (read back through the CLI).
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
-#include <thread>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/run_folder.h"
 #include "data/dataset.h"
 #include "io/state_dict.h"
 #include "train/trainer.h"
@@ -164,6 +162,7 @@ TEST(TrainingResume, ContinuesBitForBitFromACheckpoint) {
     // As if killed between steps 60 and 90: the run folder holds checkpoints 30 and 60 and a half-written next one.
     for (const char* c : {"checkpoint-30", "checkpoint-60"})
       std::filesystem::copy(a / c, b / c, std::filesystem::copy_options::recursive);
+    std::filesystem::copy(a / ft::kRunMarker, b / ft::kRunMarker);
     std::filesystem::copy(a / "checkpoint-90", b / "checkpoint-90.tmp", std::filesystem::copy_options::recursive);
     spec.args.output_dir = b.path;
     spec.resume_from_checkpoint = "latest";
@@ -321,11 +320,12 @@ TEST(TrainingCli, BadInputFailsWithOneClearLine) {
   auto run_logged = [&](const std::string& args) {
     return std::system((std::string(FT_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
   };
-  EXPECT_NE(run_logged("train --model " + task.model + " --random-init --train-file " + out.path + "/missing.tsv --output-dir " + out.path), 0);
+  const std::string run = out / "run";
+  EXPECT_NE(run_logged("train --model " + task.model + " --random-init --train-file " + out.path + "/missing.tsv --output-dir " + run), 0);
   EXPECT_NE(ft::read_file(log).find("missing.tsv"), std::string::npos) << ft::read_file(log);
-  EXPECT_NE(run_logged("train --model " + task.model + " --random-init --train-file " + task.train + " --output-dir " + out.path + " --fp16 --device cpu"), 0);
+  EXPECT_NE(run_logged("train --model " + task.model + " --random-init --train-file " + task.train + " --output-dir " + run + " --fp16 --device cpu"), 0);
   EXPECT_NE(ft::read_file(log).find("--fp16"), std::string::npos) << ft::read_file(log);
-  EXPECT_FALSE(ft::file_exists(out / "results.json"));
+  EXPECT_FALSE(ft::file_exists(run + "/results.json"));
 }
 
 TEST(Validation, SplitSelectsEarlyStopsAsHFAndLeavesTheTestSetToTheEnd) {
@@ -399,42 +399,38 @@ TEST(Validation, SplitSelectsEarlyStopsAsHFAndLeavesTheTestSetToTheEnd) {
   EXPECT_THROW(ft::train::run_training(spec), ft::Error);
 }
 
-// The test file is a named pipe that gets its contents only once training has finished: a run that
-// read it earlier would block before its first checkpoint and never get there.
-TEST(Validation, TestFileIsReadOnlyAfterTraining) {
+// With a validation set the test file is read and checked before the first step (a bad one costs
+// seconds, not the training), yet nothing in training depends on it: another test file gives the
+// same steps, checkpoints and weights bit for bit.
+TEST(Validation, TestFileIsCheckedFirstAndNeverUsedInTraining) {
   SyntheticTask task;
-  TempDir out("validation_fifo");
-  const std::string fifo = out / "test.tsv", run_dir = out / "run", log = out / "log.txt";
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  std::atomic<bool> done{false};
-  std::atomic<int> status{-1};
-  std::thread child([&] {
-    status = std::system((std::string(FT_BINARY) + " train --model " + task.model + " --random-init --threads 1 --train-file " +
-                          task.train + " --eval-file " + fifo + " --validation-split 0.25 --output-dir " + run_dir +
-                          " --num-train-epochs 2 --per-device-train-batch-size 16 --learning-rate 2e-3 --save-strategy epoch" +
-                          " > " + log + " 2>&1").c_str());
-    done = true;
-  });
-  const std::string last_checkpoint = run_dir + "/checkpoint-76";  // 600 examples, batch 16: 38 steps an epoch
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-  while (!done && !ft::file_exists(last_checkpoint + "/trainer_state.json") && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  const bool trained_first = ft::file_exists(last_checkpoint + "/trainer_state.json") && !done;
-  // Now (or to unblock a run that opened the pipe too early) the test set arrives.
-  int fd = -1;
-  while (!done && (fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK)) < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (fd >= 0) {
-    fcntl(fd, F_SETFL, 0);  // blocking writes from here
-    const std::string contents = trained_first ? ft::read_file(task.eval) : std::string();
-    ASSERT_EQ(write(fd, contents.data(), contents.size()), static_cast<ssize_t>(contents.size()));
-    close(fd);
-  }
-  child.join();
-  ASSERT_TRUE(trained_first) << "the run did not finish training before reading its test file:\n" << ft::read_file(log);
-  ASSERT_EQ(status, 0) << ft::read_file(log);
-  const nlohmann::json r = ft::read_json(run_dir + "/results.json");
-  EXPECT_EQ(r["eval"]["final"]["n"], 200);
-  EXPECT_EQ(r["validation"]["final"]["n"], 200);
+  TempDir out("validation_test_file");
+  const std::string bad = out / "bad_test.tsv";
+  ft::write_file_atomic(bad, ft::read_file(task.eval) + "not-a-row-with-three-columns\n");
+  ft::train::RunSpec spec = task.spec(out / "bad", "full");
+  spec.validation_split = 0.25;
+  spec.args.num_train_epochs = 1;
+  spec.args.save_strategy = "steps";
+  spec.args.save_steps = 1;
+  spec.eval_file = bad;
+  EXPECT_THROW(ft::train::run_training(spec), ft::Error);
+  EXPECT_TRUE(ft::list_dir(out / "bad").size() <= 1) << "only the run marker may exist";  // no checkpoint, no model
+
+  spec.args.save_strategy = "no";
+  spec.eval_file = task.eval;
+  spec.args.output_dir = out / "a";
+  const nlohmann::json a = ft::train::run_training(spec);
+  spec.eval_file = task.train;  // another test set entirely
+  spec.args.output_dir = out / "b";
+  const nlohmann::json b = ft::train::run_training(spec);
+  for (const char* split : {"best", "final"})  // all but the timings
+    for (const char* metric : {"loss", "accuracy", "confusion"})
+      EXPECT_EQ(a["validation"][split].at(metric), b["validation"][split].at(metric)) << split << " " << metric;
+  EXPECT_EQ(a["validation"]["best"].at("step"), b["validation"]["best"].at("step"));
+  EXPECT_EQ(a["train"]["final_loss"], b["train"]["final_loss"]);
+  EXPECT_EQ(ft::read_file(out / "a/model.safetensors"), ft::read_file(out / "b/model.safetensors"));
+  EXPECT_EQ(a["data"]["test"]["examples"], 200);
+  EXPECT_EQ(b["data"]["test"]["examples"], 800);
 }
 
 }  // namespace

@@ -40,6 +40,8 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--seeds", *seeds, "Comma-separated seeds; every arm runs once per seed")->delimiter(',');
   cmd->add_option("--baseline", *baseline, "The arm others are compared with (default: the first full arm)");
   cmd->add_flag("--overwrite", *overwrite, "Re-run arms that already finished");
+  auto overwrite_dir = std::make_shared<bool>(false);
+  cmd->add_flag("--overwrite-output-dir", *overwrite_dir, "Write into a non-empty folder that is not a finetune run");
   cmd->add_option("--equivalence-margin", *margin, "TOST margin on the accuracy difference, in points (default 1.0)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--parallel", *parallel, "Runs at once on the CPU, each with its share of the cores (1)")->check(CLI::Range(1, 64));
@@ -70,6 +72,7 @@ void add_compare_command(CLI::App& app) {
     if (!seeds->empty()) spec.seeds = *seeds;
     if (!baseline->empty()) spec.baseline = *baseline;
     spec.overwrite = *overwrite;
+    spec.overwrite_output_dir = *overwrite_dir;
     spec.parallel = *parallel;
     spec.devices = *devices;
     spec.emit_jobs = *emit;

@@ -1,9 +1,11 @@
 // finetune eval: metrics and per-example predictions of a model (optionally with an adapter).
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "core/run_folder.h"
 #include "train/run.h"
 
 namespace ft::cli {
@@ -21,6 +23,10 @@ void add_eval_command(CLI::App& app) {
     const std::string out_dir = j.value("output_dir", "");
     j.erase("output_dir");
     const train::RunSpec spec = train::RunSpec::from_json(j, config->empty() ? "command line" : *config);
+    std::optional<RunFolder> folder;
+    if (!out_dir.empty())
+      folder.emplace(RunFolder::claim(out_dir, {"eval", {spec.model.dir, spec.model.adapter_dir, spec.tokenizer_dir},
+                                                spec.args.overwrite_output_dir}));
     const nlohmann::json m = train::run_evaluation(spec, out_dir);
     if (*json) {
       std::cout << m.dump(2) << "\n";

@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "core/run_folder.h"
 #include "io/hf_model.h"
 #include "io/model_loader.h"
 
@@ -17,7 +18,10 @@ void add_merge_command(CLI::App& app) {
   cmd->add_flag("--random-init", spec->random_init, "The base was trained from random init (config.json + seed)");
   cmd->add_option("--seed", spec->seed, "Seed of that random init")->capture_default_str();
   cmd->add_option("--output-dir", *out, "Where the merged model goes")->required();
+  auto overwrite = std::make_shared<bool>(false);
+  cmd->add_flag("--overwrite-output-dir", *overwrite, "Write into a non-empty folder that is not a finetune run");
   cmd->callback([=] {
+    const RunFolder folder = RunFolder::claim(*out, {"merge", {spec->dir, spec->adapter_dir}, *overwrite});
     model::Transformer m = io::build_model(*spec);
     m->merge_lora();
     io::save_model(*out, *m);

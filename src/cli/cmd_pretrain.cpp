@@ -20,6 +20,7 @@ void add_pretrain_command(CLI::App& app) {
   cmd->add_option("--corpus", a->corpus, "Text file, one document (review) a line")->required();
   cmd->add_option("--output-dir", a->output_dir, "Where the model, checkpoint/ and results go")->required();
   cmd->add_flag("--resume", a->resume, "Continue from output-dir/checkpoint (same data settings)");
+  cmd->add_flag("--overwrite-output-dir", a->overwrite_output_dir, "Write into a non-empty folder that is not a finetune run");
   cmd->add_option("--eval-lines", a->eval_lines, "The corpus's last N lines are held out for MLM evaluation")->capture_default_str();
   cmd->add_option("--max-length", a->max_length, "Tokens per packed sequence")->capture_default_str();
   cmd->add_option("--mlm-probability", a->mlm_probability, "Share of tokens to predict")->capture_default_str();

@@ -33,6 +33,7 @@ void add_run_options(CLI::App* cmd, std::shared_ptr<nlohmann::json> o, bool trai
   add_json_option(cmd, "device", Kind::Text, "auto | cpu | cuda", o);
   add_json_option(cmd, "threads", Kind::Integer, "CPU threads (default: all cores)", o);
   add_json_option(cmd, "output_dir", Kind::Text, training ? "Where results and the checkpoint go" : "Where predictions.tsv and eval_results.json go", o);
+  add_json_option(cmd, "overwrite_output_dir", Kind::Flag, "Write into a non-empty folder that is not a finetune run", o);
   if (!training) return;
   add_json_option(cmd, "arm", Kind::Text, "Name of this run in comparisons (default: the method)", o);
   add_json_option(cmd, "method", Kind::Text, "full | lora | head", o);

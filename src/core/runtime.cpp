@@ -13,13 +13,21 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/log.h"
 
 namespace ft {
 
 void set_threads(int n) {
   const char* omp = std::getenv("OMP_NUM_THREADS");
   if (n <= 0 && omp) n = std::atoi(omp);
-  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n <= 0) n = cores;
+  // More threads than cores only adds contention (and 100000 would exhaust the process).
+  if (n > cores) {
+    warn("--threads " + std::to_string(n) + ": this machine has " + std::to_string(cores) + " cores; using " +
+         std::to_string(cores));
+    n = cores;
+  }
   at::set_num_threads(n);
 }
 

@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/run_folder.h"
 #include "core/shell.h"
 #include "report/comparison.h"
 #include "train/trainer.h"
@@ -192,9 +193,13 @@ void CompareSpec::update_from_json(const nlohmann::json& j, const std::string& s
     throw Error(source + ": malformed comparison config (" + e.what() + ")");
   }
   if (!arms.is_array() || arms.empty()) throw Error(source + ": 'arms' must be a non-empty list");
-  for (const auto& a : arms)
+  for (const auto& a : arms) {
     if (!a.is_object() || !a.contains("arm") || !a["arm"].is_string())
       throw Error(source + ": every arm needs a name (\"arm\": \"...\")");
+    // The name is a folder of output_dir: one plain component, never a path out of it.
+    if (!plain_name(a["arm"].get<std::string>()))
+      throw Error(source + ": arm name " + a["arm"].dump() + " must be a plain folder name (no '/', not '.' or '..')");
+  }
   if (seeds.empty()) throw Error(source + ": 'seeds' must not be empty");
   if (!(equivalence_margin > 0)) throw Error(source + ": 'equivalence_margin' must be a positive number of points");
 }
@@ -269,12 +274,23 @@ void emit_jobs(const CompareSpec& spec, const std::vector<ArmRun>& runs, const s
        "; when they are done: finetune report --run-dir " + spec.output_dir);
 }
 
+// The model, adapter and tokenizer folders the arms read: the output folder must stay apart from them.
+std::vector<std::string> arm_inputs(const std::vector<ArmRun>& runs) {
+  std::vector<std::string> inputs;
+  for (const ArmRun& r : runs)
+    for (const char* key : {"model_name_or_path", "adapter", "tokenizer_name"})
+      if (r.config.contains(key) && r.config[key].is_string()) inputs.push_back(r.config[key].get<std::string>());
+  return inputs;
+}
+
 }  // namespace
 
 nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_binary) {
   const std::vector<ArmRun> runs = spec.expand();
   if (spec.only > runs.size()) throw Error("compare: --only " + std::to_string(spec.only) + ": there are " + std::to_string(runs.size()) + " runs");
-  make_dirs(spec.output_dir);
+  // The tasks of a cluster job (--only) share the folder, each writing its own run's subfolder.
+  const RunFolder folder =
+      RunFolder::claim(spec.output_dir, {"compare", arm_inputs(runs), spec.overwrite_output_dir, /*shared=*/spec.only > 0});
   write_json_atomic(join_path(spec.output_dir, "compare_config.json"), spec.to_json());
   if (!spec.emit_jobs.empty()) {
     emit_jobs(spec, runs, finetune_binary);
@@ -321,13 +337,17 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
       info(label_of(i) + ": finished earlier, kept (" + results + "; --overwrite re-runs it)");
       continue;
     }
-    make_dirs(r.dir);
+    // A new arm folder is ours from the start (its config goes there before the run claims it).
+    if (!dir_exists(r.dir) || list_dir(r.dir).empty()) {
+      make_dirs(r.dir);
+      mark_written_by_finetune(r.dir);
+    }
     remove_stale_temp_files(r.dir);
     // Checkpoints every epoch (unless the arm says otherwise), so an interrupted arm continues from
     // its newest one instead of from step 0; --overwrite starts it clean.
     if (spec.overwrite)
       for (const std::string& path : list_dir(r.dir))
-        if (path.find("/checkpoint-") != std::string::npos) remove_tree(path);
+        if (path.find("/checkpoint-") != std::string::npos) remove_our_folder(path);
     trained_now[i] = true;
     training.push_back({label_of(i), r.dir, slots > 1 ? join_path(r.dir, "train.log") : "", i, {}});
   }
@@ -336,6 +356,7 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
     nlohmann::json config = r.config;
     if (config.value("save_strategy", std::string("no")) == "no") config["save_strategy"] = "epoch";
     if (!config.contains("save_total_limit")) config["save_total_limit"] = 1;
+    if (spec.overwrite_output_dir) config["overwrite_output_dir"] = true;
     place(config, slot);
     const std::string cfg = join_path(r.dir, "arm_config.json");
     write_json_atomic(cfg, config);

@@ -24,6 +24,7 @@ struct CompareSpec {
   nlohmann::json arms = nlohmann::json::array();     // per-arm keys; each needs "arm"
   std::string baseline;                              // empty: the first full fine-tuning arm
   bool overwrite = false;
+  bool overwrite_output_dir = false;  // allow an output_dir that is not empty and not one of our runs
   double equivalence_margin = 1.0;                   // TOST margin, in accuracy points
   // When set, every finished arm is also evaluated on perturbed copies of its eval set
   // (`finetune robustness` into <arm dir>/robustness), and the report compares the drops.

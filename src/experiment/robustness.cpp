@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/run_folder.h"
 #include "core/log.h"
 #include "data/dataset.h"
 #include "report/format.h"
@@ -122,7 +123,8 @@ nlohmann::json run_robustness(const RobustnessSpec& spec) {
   if (spec.output_dir.empty()) throw Error("robustness: --output-dir is required");
   if (spec.run.eval_file.empty()) throw Error("robustness: --data is required");
   if (spec.run.model.dir.empty()) throw Error("robustness: --model is required");
-  make_dirs(spec.output_dir);
+  const RunFolder folder = RunFolder::claim(spec.output_dir, {"robustness", {spec.run.model.dir, spec.run.model.adapter_dir,
+                                                              spec.run.tokenizer_dir}, spec.run.args.overwrite_output_dir});
   // A stale robustness.json would make an unfinished run look finished.
   std::remove(join_path(spec.output_dir, kRobustnessJson).c_str());
 

@@ -163,4 +163,11 @@ nlohmann::json ModelConfig::to_json(const std::string& architecture) const {
   return j;
 }
 
+void ModelConfig::check_sequence_length(int64_t tokens, const std::string& what) const {
+  const int64_t needed = tokens + position_offset();
+  if (needed > max_position_embeddings)
+    throw Error(what + " (" + std::to_string(tokens) + " tokens) needs " + std::to_string(needed) +
+                " position embeddings; the model has " + std::to_string(max_position_embeddings) + " (lower --max-length)");
+}
+
 }  // namespace ft::model

@@ -30,6 +30,11 @@ struct ModelConfig {
   int64_t num_labels() const { return static_cast<int64_t>(id2label.size()); }
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   double head_dropout() const { return classifier_dropout.value_or(hidden_dropout_prob); }
+  // The first position id: pad_token_id + 1 for RoBERTa (as HF numbers them), 0 for BERT.
+  int64_t position_offset() const { return model_type == "roberta" ? pad_token_id + 1 : 0; }
+  // Throws when a sequence of `tokens` needs more position embeddings than there are; `what` names
+  // where the length comes from ("--max-length 128", "the longest training example").
+  void check_sequence_length(int64_t tokens, const std::string& what) const;
   // The state-dict prefix of the encoder: "roberta." or "bert.".
   std::string base_prefix() const { return model_type + "."; }
 

@@ -212,8 +212,7 @@ std::string TransformerImpl::head_prefix() const {
 torch::Tensor TransformerImpl::encode(const data::Batch& batch, bool trim_last) {
   // Largest position id a row of max_length tokens can reach: pad+S for RoBERTa, S-1 for BERT.
   // Checked from the host-known length, so no device sync is needed.
-  const bool roberta = cfg_.model_type == "roberta";
-  const int64_t S = batch.max_length, offset = roberta ? cfg_.pad_token_id + 1 : 0;
+  const int64_t S = batch.max_length, offset = cfg_.position_offset();
   if (offset + S - 1 >= cfg_.max_position_embeddings)
     throw Error("sequence length " + std::to_string(S) + " exceeds what max_position_embeddings " +
                 std::to_string(cfg_.max_position_embeddings) + " allows");

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/json_get.h"
 
 namespace ft::train {
 
@@ -13,7 +14,7 @@ namespace ft::train {
   X(max_grad_norm) X(gradient_accumulation_steps) X(seed) X(evaluation_strategy) X(eval_steps)       \
   X(logging_steps) X(save_strategy) X(save_steps) X(save_total_limit) X(load_best_model_at_end) X(metric_for_best_model) \
   X(early_stopping_patience) X(early_stopping_threshold)                                             \
-  X(fp16) X(bf16) X(group_by_length) X(max_length) X(device) X(threads) X(ddp_timeout)
+  X(fp16) X(bf16) X(group_by_length) X(max_length) X(device) X(threads) X(ddp_timeout) X(overwrite_output_dir)
 
 nlohmann::json TrainingArguments::to_json() const {
   nlohmann::json j;
@@ -27,21 +28,17 @@ void TrainingArguments::update_from_json(const nlohmann::json& j, const std::str
   if (!j.is_object()) throw Error(source + ": training arguments must be a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
-    try {
-      bool known = false;
-      // HF renamed evaluation_strategy to eval_strategy; accept both spellings.
-      const std::string field = key == "eval_strategy" ? "evaluation_strategy" : key;
-#define FT_FROM_JSON(name)                      \
-  if (field == #name) {                         \
-    it.value().get_to(name);                    \
-    known = true;                               \
+    bool known = false;
+    // HF renamed evaluation_strategy to eval_strategy; accept both spellings.
+    const std::string field = key == "eval_strategy" ? "evaluation_strategy" : key;
+#define FT_FROM_JSON(name)                                     \
+  if (field == #name) {                                        \
+    json_get_to(it.value(), name, source + ": '" + key + "'"); \
+    known = true;                                              \
   }
-      FT_TRAINING_FIELDS(FT_FROM_JSON)
+    FT_TRAINING_FIELDS(FT_FROM_JSON)
 #undef FT_FROM_JSON
-      if (!known) throw Error(source + ": unknown training argument '" + key + "'");
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(source + ": '" + key + "' has the wrong type (" + e.what() + ")");
-    }
+    if (!known) throw Error(source + ": unknown training argument '" + key + "'");
   }
 }
 
@@ -51,6 +48,10 @@ void TrainingArguments::validate() const {
   };
   require(learning_rate > 0 && std::isfinite(learning_rate), "--learning-rate must be positive");
   require(num_train_epochs > 0 || max_steps > 0, "--num-train-epochs or --max-steps must be positive");
+  require(max_steps == -1 || max_steps > 0, "--max-steps must be positive, or -1 to train for --num-train-epochs");
+  require(num_train_epochs >= 0 && num_train_epochs <= 1e6, "--num-train-epochs must be in [0, 1e6]");
+  require(max_length <= 1 << 20, "--max-length must be at most 1048576");
+  require(threads >= 0, "--threads must be >= 0 (0: all cores)");
   require(per_device_train_batch_size > 0, "--per-device-train-batch-size must be positive");
   require(per_device_eval_batch_size > 0, "--per-device-eval-batch-size must be positive");
   require(weight_decay >= 0, "--weight-decay must be >= 0");

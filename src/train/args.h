@@ -38,7 +38,8 @@ struct TrainingArguments {
   int64_t max_length = 128;
   std::string device = "auto";
   int threads = 0;
-  int64_t ddp_timeout = 1800;  // seconds a data-parallel rendezvous or collective may wait (HF's default)
+  int64_t ddp_timeout = 1800;
+  bool overwrite_output_dir = false;  // allow an output dir that is not empty and not one of our runs  // seconds a data-parallel rendezvous or collective may wait (HF's default)
 
   // Rejects values that cannot work, naming the option.
   void validate() const;

@@ -3,12 +3,14 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/run_folder.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "core/resources.h"
@@ -48,7 +50,7 @@ constexpr uint64_t kEvalStep = ~uint64_t{0};
   X(model_config) X(model) X(tokenizer) X(corpus) X(output_dir) X(resume) X(max_steps) X(num_train_epochs)     \
   X(per_device_eval_batch_size) X(learning_rate) X(weight_decay) X(adam_beta1) X(adam_beta2) X(adam_epsilon)   \
   X(warmup_ratio) X(warmup_steps) X(max_grad_norm) X(logging_steps) X(eval_steps) X(save_steps) X(bf16) X(fp16) \
-  X(device) X(threads) X(ddp_timeout) FT_DATA_FIELDS(X)
+  X(device) X(threads) X(ddp_timeout) X(overwrite_output_dir) FT_DATA_FIELDS(X)
 
 double rounded(double v, int digits) {
   const double scale = std::pow(10.0, digits);
@@ -168,15 +170,20 @@ std::string existing_checkpoint(const std::string& ckpt) {
 void write_checkpoint(const std::string& ckpt, model::TransformerImpl& model, const MultiTensorAdamW& optimizer,
                       const std::string& tokenizer_dir, const nlohmann::json& state) {
   const std::string tmp = ckpt + ".tmp", old = ckpt + ".old";
-  remove_tree(tmp);
+  remove_our_folder(tmp);
+  make_dirs(tmp);
+  mark_written_by_finetune(tmp);
   io::save_model(tmp, model);
   io::copy_tokenizer_files(tokenizer_dir, tmp);
   io::write_safetensors(join_path(tmp, "optimizer.safetensors"), optimizer.state());
   write_json_atomic(join_path(tmp, "trainer_state.json"), state);
-  remove_tree(old);
-  if (fs::exists(ckpt)) fs::rename(ckpt, old);
+  remove_our_folder(old);
+  if (fs::exists(ckpt)) {
+    if (!written_by_finetune(ckpt)) throw Error(ckpt + ": not written by finetune, so it is left as it is; move it away");
+    fs::rename(ckpt, old);
+  }
   fs::rename(tmp, ckpt);
-  remove_tree(old);
+  remove_our_folder(old);
 }
 
 nlohmann::json data_fingerprint(const PretrainArguments& a, size_t train_sequences, int world_size) {
@@ -233,11 +240,10 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   const bool writer = rank == 0;  // of every file, log line and the progress bar
   if (!writer) set_quiet(true);
   const std::string precision = resolve_precision(a.fp16, a.bf16, device);
-  if (writer) {
-    make_dirs(a.output_dir);
-    // A stale results file would make an unfinished run look finished.
-    fs::remove(join_path(a.output_dir, "pretrain_results.json"));
-  }
+  // Claimed before anything is read or written: never a folder we read, a stranger's or a busy one.
+  std::optional<RunFolder> folder;
+  if (writer)
+    folder.emplace(RunFolder::claim(a.output_dir, {"pretrain", {a.model, a.model_config, a.tokenizer}, a.overwrite_output_dir}));
   const std::string ckpt = join_path(a.output_dir, "checkpoint");
   const std::string resume_dir = a.resume ? existing_checkpoint(ckpt) : "";
   const nlohmann::json resume_state = a.resume ? read_json(join_path(resume_dir, "trainer_state.json")) : nlohmann::json();
@@ -255,11 +261,7 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   if (tok.vocab_size() > static_cast<size_t>(cfg.vocab_size))
     throw Error(tok_dir + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
                 std::to_string(cfg.vocab_size));
-  // RoBERTa numbers positions from pad_token_id + 1.
-  const int64_t positions_needed = a.max_length + (cfg.model_type == "roberta" ? cfg.pad_token_id + 1 : 0);
-  if (positions_needed > cfg.max_position_embeddings)
-    throw Error("--max-length " + std::to_string(a.max_length) + " needs " + std::to_string(positions_needed) +
-                " position embeddings; the model has " + std::to_string(cfg.max_position_embeddings));
+  cfg.check_sequence_length(a.max_length, "--max-length " + std::to_string(a.max_length));
   // Later copies (checkpoints, final model) come from here, which never moves.
   if (writer && fs::weakly_canonical(tok_dir) != fs::weakly_canonical(a.output_dir)) io::copy_tokenizer_files(tok_dir, a.output_dir);
 
@@ -300,6 +302,10 @@ PretrainOutcome run_pretraining(const PretrainArguments& a) {
   const int64_t steps_per_epoch = static_cast<int64_t>((batches_per_epoch + accum - 1) / accum);
   const int64_t total_steps = a.max_steps > 0 ? a.max_steps : static_cast<int64_t>(std::ceil(a.num_train_epochs * steps_per_epoch));
   const int64_t warmup = a.warmup_steps > 0 ? a.warmup_steps : static_cast<int64_t>(std::ceil(a.warmup_ratio * total_steps));
+
+  // Every input has been read: only now may a rerun drop the old result (which would make an
+  // unfinished run look finished).
+  if (writer) std::remove(join_path(a.output_dir, "pretrain_results.json").c_str());
 
   const torch::Device dev(device);
   model->to(dev);

@@ -20,6 +20,7 @@ struct PretrainArguments {
   std::string corpus;        // UTF-8 text, one document a line
   std::string output_dir;
   bool resume = false;       // continue from output_dir/checkpoint (model/model_config not needed)
+  bool overwrite_output_dir = false;  // allow an output dir that is not empty and not one of our runs
 
   int64_t eval_lines = 2000;  // the corpus's last lines, held out for evaluation; 0 = no evaluation
   int64_t max_length = 128;

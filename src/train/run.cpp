@@ -2,17 +2,18 @@
 
 #include <torch/version.h>
 
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json_get.h"
 #include "core/log.h"
 #include "core/machine.h"
+#include "core/run_folder.h"
 #include "core/resources.h"
 #include "core/runtime.h"
 #include "distributed/group.h"
@@ -33,10 +34,10 @@ const char* const kRunKeys[] = {"arm", "model_name_or_path", "random_init", "met
                                 "on_bad_row", "max_train_samples", "max_eval_samples", "adapter",
                                 "resume_from_checkpoint", "validation_split", "validation_file"};
 
-std::vector<std::string> split_commas(const nlohmann::json& v) {
-  if (v.is_array()) return v.get<std::vector<std::string>>();
+std::vector<std::string> split_commas(const nlohmann::json& v, const std::string& what) {
+  if (v.is_array()) return json_get<std::vector<std::string>>(v, what);
   std::vector<std::string> out;
-  std::stringstream ss(v.get<std::string>());
+  std::stringstream ss(json_get<std::string>(v, what));
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
@@ -152,36 +153,33 @@ RunSpec RunSpec::from_json(const nlohmann::json& j, const std::string& source) {
       training[k] = v;
       continue;
     }
-    try {
-      if (k == "arm") s.arm = v.get<std::string>();
-      else if (k == "model_name_or_path") s.model.dir = v.get<std::string>();
-      else if (k == "random_init") s.model.random_init = v.get<bool>();
-      else if (k == "method") s.model.method = v.get<std::string>();
-      else if (k == "lora_r") s.model.lora.r = v.get<int>();
-      else if (k == "lora_alpha") s.model.lora.alpha = v.get<double>();
-      else if (k == "lora_dropout") s.model.lora.dropout = v.get<double>();
-      else if (k == "lora_target_modules") s.model.lora.target_modules = split_commas(v);
-      else if (k == "adapter") s.model.adapter_dir = v.get<std::string>();
-      else if (k == "tokenizer_name") s.tokenizer_dir = v.get<std::string>();
-      else if (k == "train_file") s.train_file = v.get<std::string>();
-      else if (k == "eval_file") s.eval_file = v.get<std::string>();
-      else if (k == "validation_split") s.validation_split = v.get<double>();
-      else if (k == "validation_file") s.validation_file = v.get<std::string>();
-      else if (k == "text_column") s.data.text_column = v.get<std::string>();
-      else if (k == "label_column") s.data.label_column = v.get<std::string>();
-      else if (k == "id_column") s.data.id_column = v.get<std::string>();
-      else if (k == "label_names") s.data.label_names = split_commas(v);
-      else if (k == "data_format") s.data.format = v.get<std::string>();
-      else if (k == "on_bad_row") {
-        const std::string policy = v.get<std::string>();
-        if (policy != "error" && policy != "skip") throw Error(source + ": on_bad_row must be error or skip");
-        s.data.skip_bad_rows = policy == "skip";
-      } else if (k == "max_train_samples") s.max_train_samples = v.get<int64_t>();
-      else if (k == "max_eval_samples") s.max_eval_samples = v.get<int64_t>();
-      else if (k == "resume_from_checkpoint") s.resume_from_checkpoint = v.is_boolean() ? (v.get<bool>() ? "latest" : "") : v.get<std::string>();
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(source + ": '" + k + "' has the wrong type (" + e.what() + ")");
-    }
+    const std::string what = source + ": '" + k + "'";
+    if (k == "arm") s.arm = json_get<std::string>(v, what);
+    else if (k == "model_name_or_path") s.model.dir = json_get<std::string>(v, what);
+    else if (k == "random_init") s.model.random_init = json_get<bool>(v, what);
+    else if (k == "method") s.model.method = json_get<std::string>(v, what);
+    else if (k == "lora_r") s.model.lora.r = json_get<int>(v, what);
+    else if (k == "lora_alpha") s.model.lora.alpha = json_get<double>(v, what);
+    else if (k == "lora_dropout") s.model.lora.dropout = json_get<double>(v, what);
+    else if (k == "lora_target_modules") s.model.lora.target_modules = split_commas(v, what);
+    else if (k == "adapter") s.model.adapter_dir = json_get<std::string>(v, what);
+    else if (k == "tokenizer_name") s.tokenizer_dir = json_get<std::string>(v, what);
+    else if (k == "train_file") s.train_file = json_get<std::string>(v, what);
+    else if (k == "eval_file") s.eval_file = json_get<std::string>(v, what);
+    else if (k == "validation_split") s.validation_split = json_get<double>(v, what);
+    else if (k == "validation_file") s.validation_file = json_get<std::string>(v, what);
+    else if (k == "text_column") s.data.text_column = json_get<std::string>(v, what);
+    else if (k == "label_column") s.data.label_column = json_get<std::string>(v, what);
+    else if (k == "id_column") s.data.id_column = json_get<std::string>(v, what);
+    else if (k == "label_names") s.data.label_names = split_commas(v, what);
+    else if (k == "data_format") s.data.format = json_get<std::string>(v, what);
+    else if (k == "on_bad_row") {
+      const std::string policy = json_get<std::string>(v, what);
+      if (policy != "error" && policy != "skip") throw Error(source + ": on_bad_row must be error or skip");
+      s.data.skip_bad_rows = policy == "skip";
+    } else if (k == "max_train_samples") s.max_train_samples = json_get<int64_t>(v, what);
+    else if (k == "max_eval_samples") s.max_eval_samples = json_get<int64_t>(v, what);
+    else if (k == "resume_from_checkpoint") s.resume_from_checkpoint = v.is_boolean() ? (json_get<bool>(v, what) ? "latest" : "") : json_get<std::string>(v, what);
   }
   s.args.update_from_json(training, source);
   s.model.seed = s.args.seed;
@@ -215,6 +213,160 @@ nlohmann::json RunSpec::to_json() const {
   return j;
 }
 
+namespace {
+
+// Every example a run will use, read and tokenized before the first step, so that a bad file (the
+// test set included) is found in seconds, not after hours of training.
+struct RunData {
+  data::Dataset train_ds;
+  std::optional<data::Dataset> val_ds, test_ds;
+  Examples train_ex, val_ex, test_ex;
+  std::string val_source;  // where the validation examples come from, for the log and results.json
+  bool validating() const { return val_ds.has_value(); }
+  // The set that evaluation during training, model selection and the gap use.
+  const Examples* selection() const { return val_ds ? &val_ex : test_ds ? &test_ex : nullptr; }
+};
+
+RunData load_run_data(const RunSpec& spec, const text::Tokenizer& tok) {
+  const TrainingArguments& args = spec.args;
+  if (spec.validation_split != 0 && !spec.validation_file.empty())
+    throw Error("train: give --validation-split or --validation-file, not both");
+  RunData d;
+  d.train_ds = load(spec.train_file, spec.data, spec.max_train_samples, args.seed);
+  if (spec.validation_split != 0) {
+    data::Split split = data::split_stratified(d.train_ds, spec.validation_split, args.seed);
+    d.train_ds = std::move(split.train);
+    d.val_ds = std::move(split.held_out);
+    std::ostringstream percent;
+    percent << 100 * spec.validation_split;
+    d.val_source = "a " + percent.str() + "% stratified split of " + spec.train_file;
+  } else if (!spec.validation_file.empty()) {
+    d.val_ds = load(spec.validation_file, spec.data, -1, args.seed);
+    d.val_source = spec.validation_file;
+  }
+  // With a validation set the test set is only held during training, and scored once at the end.
+  if (!spec.eval_file.empty()) d.test_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
+  d.train_ex = tokenize(d.train_ds, tok, args.max_length);
+  if (d.val_ds) d.val_ex = tokenize(*d.val_ds, tok, args.max_length);
+  if (d.test_ds) d.test_ex = tokenize(*d.test_ds, tok, args.max_length);
+  info("data: " + std::to_string(d.train_ex.size()) + " training examples from " + spec.train_file +
+       (d.val_ds ? ", " + std::to_string(d.val_ex.size()) + " validation examples (" + d.val_source + ")" : "") +
+       (!d.test_ds ? ""
+        : d.val_ds ? ", " + std::to_string(d.test_ex.size()) + " test examples from " + spec.eval_file + ", scored after training"
+                   : ", " + std::to_string(d.test_ex.size()) + " evaluation examples from " + spec.eval_file));
+  return d;
+}
+
+// "", or the checkpoint folder to continue from, checked to be complete.
+std::string resume_folder(const RunSpec& spec) {
+  const std::string& dir = spec.resume_from_checkpoint;
+  if (dir == "latest") {
+    const std::string latest = latest_checkpoint(spec.args.output_dir);
+    if (latest.empty())
+      throw Error("--resume: no complete checkpoint-STEP folder in " + spec.args.output_dir +
+                  " (they are written with --save-strategy steps|epoch)");
+    return latest;
+  }
+  if (!dir.empty() && !file_exists(join_path(dir, "trainer_state.json")))
+    throw Error("--resume: " + dir + " is not a complete checkpoint (no trainer_state.json)");
+  return dir;
+}
+
+// What each step depends on: a checkpoint made under other values would not continue this run.
+nlohmann::json run_fingerprint(const RunSpec& spec, size_t train_examples, int world_size) {
+  const TrainingArguments& args = spec.args;
+  return {{"model_name_or_path", spec.model.dir}, {"random_init", spec.model.random_init},
+          {"method", spec.model.method}, {"adapter", spec.model.adapter_dir},
+          {"lora", {spec.model.lora.r, spec.model.lora.alpha, spec.model.lora.dropout, spec.model.lora.target_modules}},
+          {"train_file", spec.train_file}, {"max_train_samples", spec.max_train_samples},
+          {"train_examples", train_examples}, {"max_length", args.max_length}, {"seed", args.seed},
+          {"per_device_train_batch_size", args.per_device_train_batch_size},
+          {"world_size", world_size},
+          {"gradient_accumulation_steps", args.gradient_accumulation_steps},
+          {"group_by_length", args.group_by_length}, {"learning_rate", args.learning_rate},
+          {"lr_scheduler_type", args.lr_scheduler_type}, {"weight_decay", args.weight_decay},
+          {"fp16", args.fp16}, {"bf16", args.bf16},
+          {"validation_split", spec.validation_split}, {"validation_file", spec.validation_file},
+          {"early_stopping", {args.early_stopping_patience, args.early_stopping_threshold}}};
+}
+
+// The final trainer_state.json, as HF's Trainer leaves it in output_dir.
+nlohmann::json final_trainer_state(const TrainingArguments& args, const TrainOutcome& out) {
+  return {{"log_history", out.log_history},
+          {"global_step", out.global_step},
+          {"epoch", out.epochs_done},
+          {"max_steps", out.global_step},
+          {"num_train_epochs", args.num_train_epochs},
+          {"logging_steps", args.logging_steps},
+          {"eval_steps", args.eval_steps},
+          {"train_batch_size", args.per_device_train_batch_size},
+          {"best_metric", out.best_step >= 0 ? nlohmann::json(out.best_eval.to_log().at(args.metric_for_best_model)) : nlohmann::json(nullptr)},
+          {"best_model_checkpoint", nullptr},
+          {"is_local_process_zero", true},
+          {"is_world_process_zero", true}};
+}
+
+struct Finished {
+  const RunSpec& spec;
+  const RunData& data;
+  const TrainOutcome& out;
+  const std::optional<EvalResult>& test_eval;
+  const model::ParamCounts& counts;
+  const nlohmann::json& ranks;
+  int64_t peak_rss_bytes, checkpoint_bytes;
+  std::string device, precision;
+};
+
+nlohmann::json results_json(const Finished& f) {
+  const RunSpec& spec = f.spec;
+  const TrainOutcome& out = f.out;
+  const RunData& d = f.data;
+  nlohmann::json hyper = spec.args.to_json();
+  hyper["lora"] = {{"r", spec.model.lora.r}, {"alpha", spec.model.lora.alpha}, {"dropout", spec.model.lora.dropout},
+                   {"target_modules", spec.model.lora.target_modules}};
+  const double train_s = std::max(1e-9, out.train_runtime_s);
+  const nlohmann::json machine = machine_facts();
+  nlohmann::json results = {
+      {"arm", spec.arm},
+      {"method", spec.model.method},
+      {"seed", spec.args.seed},
+      {"model", spec.model.dir},
+      {"random_init", spec.model.random_init},
+      {"hyperparameters", hyper},
+      {"parameters", {{"trainable", f.counts.trainable}, {"total", f.counts.base}, {"adapter", f.counts.adapter},
+                      {"trainable_percent", f.counts.trainable_percent()}}},
+      {"train", {{"final_loss", out.final_train_loss}, {"runtime_s", out.train_runtime_s},
+                 {"samples_per_second", f.ranks["samples_per_second"]},
+                 {"real_tokens_per_second", f.ranks["real_tokens"].get<double>() / train_s},
+                 {"steps", out.global_step}, {"epochs", out.epochs_done}, {"samples", f.ranks["samples"]},
+                 {"examples", d.train_ex.size()}, {"stopped_early", out.stopped_early}}},
+      // train's samples and samples/s are the ranks' sums; each rank's figures and memory are here.
+      {"distributed", f.ranks},
+      {"memory", {{"peak_rss_bytes", f.peak_rss_bytes}, {"cuda_peak_allocated_bytes", cuda_peak_allocated_bytes()},
+                  {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
+      {"checkpoint", {{"path", spec.args.output_dir}, {"bytes", f.checkpoint_bytes}}},
+      {"environment", {{"device", f.device}, {"threads", num_threads()}, {"precision", f.precision},
+                       {"torch_version", torch_version()}, {"machine", machine}, {"machine_summary", machine_summary(machine)}}}};
+  // Where every figure comes from: "eval" is always the test set; "validation" the selection set when there is one.
+  const std::string selection_set = d.val_ds ? "validation" : d.test_ds ? "test" : "";
+  results["data"] = {{"train", {{"file", spec.train_file}, {"examples", d.train_ex.size()}}},
+                     {"validation", d.val_ds ? nlohmann::json{{"source", d.val_source}, {"examples", d.val_ex.size()}} : nlohmann::json(nullptr)},
+                     {"test", d.test_ds ? nlohmann::json{{"file", spec.eval_file}, {"examples", d.test_ex.size()}} : nlohmann::json(nullptr)},
+                     {"selection_set", selection_set.empty() ? nlohmann::json(nullptr) : nlohmann::json(selection_set)},
+                     {"test_used_for_selection", selection_set == "test"}};
+  if (out.has_eval) {
+    nlohmann::json during = {{"final", metrics_json(out.final_eval)}, {"best", metrics_json(out.best_eval)}, {"runtime_s", out.eval_runtime_s}};
+    during["best"]["step"] = out.best_step;
+    results[d.val_ds ? "validation" : "eval"] = during;
+    results["generalization_gap"] = out.final_eval.loss - out.final_train_loss;
+    results["generalization_gap_set"] = selection_set;
+  }
+  if (f.test_eval && d.val_ds) results["eval"] = {{"final", metrics_json(*f.test_eval)}, {"runtime_s", f.test_eval->runtime_s}};
+  return results;
+}
+
+}  // namespace
+
 nlohmann::json run_training(const RunSpec& spec) {
   const TrainingArguments& args = spec.args;
   args.validate();
@@ -228,70 +380,34 @@ nlohmann::json run_training(const RunSpec& spec) {
   const bool writer = !group || group->rank() == 0;
   if (!writer) set_quiet(true);
   const std::string precision = resolve_precision(args.fp16, args.bf16, device);
-  if (writer) {
-    make_dirs(args.output_dir);
-    // A stale results.json would make an unfinished run look finished: remove it first.
-    std::filesystem::remove(join_path(args.output_dir, "results.json"));
-  }
-
   const std::string tok_dir = spec.tokenizer_dir.empty() ? spec.model.dir : spec.tokenizer_dir;
-  std::string resume_dir = spec.resume_from_checkpoint;
-  if (resume_dir == "latest") {
-    resume_dir = latest_checkpoint(args.output_dir);
-    if (resume_dir.empty())
-      throw Error("--resume: no complete checkpoint-STEP folder in " + args.output_dir + " (they are written with --save-strategy steps|epoch)");
-  } else if (!resume_dir.empty() && !file_exists(join_path(resume_dir, "trainer_state.json"))) {
-    throw Error("--resume: " + resume_dir + " is not a complete checkpoint (no trainer_state.json)");
-  }
-  if (spec.validation_split != 0 && !spec.validation_file.empty())
-    throw Error("train: give --validation-split or --validation-file, not both");
-  const bool validating = spec.validation_split != 0 || !spec.validation_file.empty();
+  // Claimed before anything is read or written: never a folder we read, a stranger's or a busy one.
+  std::optional<RunFolder> folder;
+  if (writer)
+    folder.emplace(RunFolder::claim(args.output_dir, {"train", {spec.model.dir, spec.model.adapter_dir, tok_dir}, args.overwrite_output_dir}));
+  const std::string resume_dir = resume_folder(spec);
   const text::Tokenizer tok = text::Tokenizer::from_dir(tok_dir);
-  data::Dataset train_ds = load(spec.train_file, spec.data, spec.max_train_samples, args.seed);
-  std::optional<data::Dataset> val_ds, test_ds;
-  if (spec.validation_split != 0) {
-    data::Split split = data::split_stratified(train_ds, spec.validation_split, args.seed);
-    train_ds = std::move(split.train);
-    val_ds = std::move(split.held_out);
-  } else if (!spec.validation_file.empty()) {
-    val_ds = load(spec.validation_file, spec.data, -1, args.seed);
-  }
-  // With a validation set the test set is read only after training, so nothing during training can
-  // depend on it; a missing file is still reported before the hours of training.
-  if (!spec.eval_file.empty()) {
-    if (validating) {
-      if (access(spec.eval_file.c_str(), R_OK) != 0) throw Error(spec.eval_file + ": cannot read the test file (" + std::strerror(errno) + ")");
-    } else {
-      test_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
-    }
-  }
-  const Examples train_ex = tokenize(train_ds, tok, args.max_length);
-  const Examples val_ex = val_ds ? tokenize(*val_ds, tok, args.max_length) : Examples{};
-  Examples test_ex = test_ds ? tokenize(*test_ds, tok, args.max_length) : Examples{};
-  std::string val_source;
-  if (val_ds) {
-    std::ostringstream percent;
-    percent << 100 * spec.validation_split;
-    val_source = spec.validation_split != 0 ? "a " + percent.str() + "% stratified split of " + spec.train_file : spec.validation_file;
-  }
-  info("data: " + std::to_string(train_ex.size()) + " training examples from " + spec.train_file +
-       (val_ds ? ", " + std::to_string(val_ex.size()) + " validation examples (" + val_source + ")" : "") +
-       (spec.eval_file.empty() ? "" : validating ? ", the test set " + spec.eval_file + " is scored after training"
-                                                 : ", " + std::to_string(test_ex.size()) + " evaluation examples from " + spec.eval_file));
-  // The set that evaluation during training, model selection and the gap use.
-  const Examples* selection = val_ds ? &val_ex : test_ds ? &test_ex : nullptr;
+  const RunData d = load_run_data(spec, tok);
 
   model::ModelSpec mspec = spec.model;
-  mspec.labels = model_labels(train_ds, spec.model.dir);
+  mspec.labels = model_labels(d.train_ds, spec.model.dir);
   model::Transformer model = io::build_model(mspec);
   if (tok.vocab_size() > static_cast<size_t>(model->config().vocab_size))
     throw Error(tok_dir + ": tokenizer has " + std::to_string(tok.vocab_size()) + " tokens but the model only " +
                 std::to_string(model->config().vocab_size));
+  for (const auto& [set, ex] : {std::pair{"training", &d.train_ex}, {"validation", &d.val_ex}, {"test", &d.test_ex}}) {
+    size_t longest = 0;
+    for (const auto& seq : ex->sequences) longest = std::max(longest, seq.size());
+    model->config().check_sequence_length(static_cast<int64_t>(longest), std::string("the longest ") + set + " example");
+  }
   const model::ParamCounts counts = model::count_parameters(*model);
   char line[200];
   std::snprintf(line, sizeof line, "%s: trainable params: %lld || all params: %lld || trainable%%: %.4f", spec.arm.c_str(),
                 static_cast<long long>(counts.trainable), static_cast<long long>(counts.base), counts.trainable_percent());
   info(line);
+  // Every input has been read: only now may a rerun drop the old result (which would make an
+  // unfinished run look finished).
+  if (writer) std::remove(join_path(args.output_dir, "results.json").c_str());
 
   reset_cuda_peak_stats();
   Trainer trainer(model, args, device);
@@ -310,101 +426,35 @@ nlohmann::json run_training(const RunSpec& spec) {
       io::load_state_dict(*model, io::read_state_dict(path), path);
     }
   };
-  // What each step depends on: a checkpoint made under other values would not continue this run.
-  trainer.fingerprint = {{"model_name_or_path", spec.model.dir}, {"random_init", spec.model.random_init},
-                         {"method", spec.model.method}, {"adapter", spec.model.adapter_dir},
-                         {"lora", {spec.model.lora.r, spec.model.lora.alpha, spec.model.lora.dropout, spec.model.lora.target_modules}},
-                         {"train_file", spec.train_file}, {"max_train_samples", spec.max_train_samples},
-                         {"train_examples", train_ex.size()}, {"max_length", args.max_length}, {"seed", args.seed},
-                         {"per_device_train_batch_size", args.per_device_train_batch_size},
-                         {"world_size", group ? group->world_size() : 1},
-                         {"gradient_accumulation_steps", args.gradient_accumulation_steps},
-                         {"group_by_length", args.group_by_length}, {"learning_rate", args.learning_rate},
-                         {"lr_scheduler_type", args.lr_scheduler_type}, {"weight_decay", args.weight_decay},
-                         {"fp16", args.fp16}, {"bf16", args.bf16},
-                         {"validation_split", spec.validation_split}, {"validation_file", spec.validation_file},
-                         {"early_stopping", {args.early_stopping_patience, args.early_stopping_threshold}}};
-  const TrainOutcome out = trainer.train(train_ex, selection, resume_dir);
+  trainer.fingerprint = run_fingerprint(spec, d.train_ex.size(), group ? group->world_size() : 1);
+  const TrainOutcome out = trainer.train(d.train_ex, d.selection(), resume_dir);
 
+  const int64_t peak_rss = peak_rss_bytes();  // of training and evaluation, before saving adds copies
+  // The model is written before the test set is scored, so a late failure loses no training.
+  int64_t checkpoint_bytes = 0;
+  if (writer) {
+    save_checkpoint(args.output_dir);
+    for (const char* name : {"model.safetensors", "config.json", "adapter_model.safetensors", "adapter_config.json"}) {
+      const std::string p = join_path(args.output_dir, name);
+      if (file_exists(p)) checkpoint_bytes += static_cast<int64_t>(std::filesystem::file_size(p));
+    }
+    write_json_atomic(join_path(args.output_dir, "trainer_state.json"), final_trainer_state(args, out));
+  }
   // The test set, once, with the final (or best, by validation) weights.
   std::optional<EvalResult> test_eval;
-  if (validating && !spec.eval_file.empty()) {
-    test_ds = load(spec.eval_file, spec.data, spec.max_eval_samples, args.seed);
-    test_ex = tokenize(*test_ds, tok, args.max_length);
-    test_eval = evaluate(*model, test_ex, args.per_device_eval_batch_size, device, precision, group.get());
-    info("test: accuracy " + std::to_string(test_eval->metrics.accuracy) + " on " + std::to_string(test_ex.size()) +
+  if (d.validating() && d.test_ds) {
+    test_eval = evaluate(*model, d.test_ex, args.per_device_eval_batch_size, device, precision, group.get());
+    info("test: accuracy " + std::to_string(test_eval->metrics.accuracy) + " on " + std::to_string(d.test_ex.size()) +
          " examples from " + spec.eval_file);
-  } else if (out.has_eval && !validating) {
+  } else if (out.has_eval && !d.validating()) {
     test_eval = out.final_eval;
   }
-  const int64_t peak_rss = peak_rss_bytes();
-  const nlohmann::json machine = machine_facts();
   const nlohmann::json ranks = rank_statistics(group.get(), out.train_samples, out.train_real_tokens, out.train_runtime_s,
                                                out.allreduce_bytes_per_step, out.allreduce_seconds);
   if (!writer) return ranks;
 
-  save_checkpoint(args.output_dir);
-  int64_t checkpoint_bytes = 0;
-  for (const char* name : {"model.safetensors", "config.json", "adapter_model.safetensors", "adapter_config.json"}) {
-    const std::string p = join_path(args.output_dir, name);
-    if (file_exists(p)) checkpoint_bytes += static_cast<int64_t>(std::filesystem::file_size(p));
-  }
-
-  nlohmann::json state = {{"log_history", out.log_history},
-                          {"global_step", out.global_step},
-                          {"epoch", out.epochs_done},
-                          {"max_steps", out.global_step},
-                          {"num_train_epochs", args.num_train_epochs},
-                          {"logging_steps", args.logging_steps},
-                          {"eval_steps", args.eval_steps},
-                          {"train_batch_size", args.per_device_train_batch_size},
-                          {"best_metric", out.best_step >= 0 ? nlohmann::json(out.best_eval.to_log().at(args.metric_for_best_model)) : nlohmann::json(nullptr)},
-                          {"best_model_checkpoint", nullptr},
-                          {"is_local_process_zero", true},
-                          {"is_world_process_zero", true}};
-  write_json_atomic(join_path(args.output_dir, "trainer_state.json"), state);
-
-  nlohmann::json hyper = args.to_json();
-  hyper["lora"] = {{"r", spec.model.lora.r}, {"alpha", spec.model.lora.alpha}, {"dropout", spec.model.lora.dropout},
-                   {"target_modules", spec.model.lora.target_modules}};
-  const double train_s = std::max(1e-9, out.train_runtime_s);
-  nlohmann::json results = {
-      {"arm", spec.arm},
-      {"method", spec.model.method},
-      {"seed", args.seed},
-      {"model", spec.model.dir},
-      {"random_init", spec.model.random_init},
-      {"hyperparameters", hyper},
-      {"parameters", {{"trainable", counts.trainable}, {"total", counts.base}, {"adapter", counts.adapter},
-                      {"trainable_percent", counts.trainable_percent()}}},
-      {"train", {{"final_loss", out.final_train_loss}, {"runtime_s", out.train_runtime_s},
-                 {"samples_per_second", ranks["samples_per_second"]},
-                 {"real_tokens_per_second", ranks["real_tokens"].get<double>() / train_s},
-                 {"steps", out.global_step}, {"epochs", out.epochs_done}, {"samples", ranks["samples"]},
-                 {"examples", train_ex.size()}, {"stopped_early", out.stopped_early}}},
-      // train's samples and samples/s are the ranks' sums; each rank's figures and memory are here.
-      {"distributed", ranks},
-      {"memory", {{"peak_rss_bytes", peak_rss}, {"cuda_peak_allocated_bytes", cuda_peak_allocated_bytes()},
-                  {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
-      {"checkpoint", {{"path", args.output_dir}, {"bytes", checkpoint_bytes}}},
-      {"environment", {{"device", device}, {"threads", num_threads()}, {"precision", precision},
-                       {"torch_version", torch_version()}, {"machine", machine}, {"machine_summary", machine_summary(machine)}}}};
-  // Where every figure comes from: "eval" is always the test set; "validation" the selection set when there is one.
-  const std::string selection_set = val_ds ? "validation" : test_ds ? "test" : "";
-  results["data"] = {{"train", {{"file", spec.train_file}, {"examples", train_ex.size()}}},
-                     {"validation", val_ds ? nlohmann::json{{"source", val_source}, {"examples", val_ex.size()}} : nlohmann::json(nullptr)},
-                     {"test", test_ds ? nlohmann::json{{"file", spec.eval_file}, {"examples", test_ex.size()}} : nlohmann::json(nullptr)},
-                     {"selection_set", selection_set.empty() ? nlohmann::json(nullptr) : nlohmann::json(selection_set)},
-                     {"test_used_for_selection", selection_set == "test"}};
-  if (out.has_eval) {
-    nlohmann::json during = {{"final", metrics_json(out.final_eval)}, {"best", metrics_json(out.best_eval)}, {"runtime_s", out.eval_runtime_s}};
-    during["best"]["step"] = out.best_step;
-    results[val_ds ? "validation" : "eval"] = during;
-    results["generalization_gap"] = out.final_eval.loss - out.final_train_loss;
-    results["generalization_gap_set"] = selection_set;
-  }
-  if (test_eval && val_ds) results["eval"] = {{"final", metrics_json(*test_eval)}, {"runtime_s", test_eval->runtime_s}};
-  if (test_eval) write_predictions(join_path(args.output_dir, "predictions.tsv"), test_ex, *test_eval, test_ds->label_names);
+  const nlohmann::json results = results_json({spec, d, out, test_eval, counts, ranks, peak_rss, checkpoint_bytes, device, precision});
+  if (test_eval) write_predictions(join_path(args.output_dir, "predictions.tsv"), d.test_ex, *test_eval, d.test_ds->label_names);
   write_json_atomic(join_path(args.output_dir, "run_config.json"), spec.to_json());
   // Written last: its presence marks a finished run.
   write_json_atomic(join_path(args.output_dir, "results.json"), results);

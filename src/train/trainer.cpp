@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/resources.h"
+#include "core/run_folder.h"
 #include "data/batching.h"
 #include "distributed/group.h"
 #include "io/state_dict.h"
@@ -38,11 +39,13 @@ int64_t checkpoint_step(const std::string& path) {
   return std::stoll(digits);
 }
 
-// Complete checkpoints (trainer_state.json is written last) of a run folder, oldest first.
+// Complete checkpoints (trainer_state.json is written last) of a run folder that a run of ours wrote
+// (a user's own checkpoint-N there is neither resumed from nor rotated away), oldest first.
 std::vector<std::pair<int64_t, std::string>> checkpoints(const std::string& dir) {
   std::vector<std::pair<int64_t, std::string>> out;
   for (const std::string& path : list_dir(dir))
-    if (const int64_t step = checkpoint_step(path); step >= 0 && file_exists(join_path(path, "trainer_state.json")))
+    if (const int64_t step = checkpoint_step(path);
+        step >= 0 && written_by_finetune(path) && file_exists(join_path(path, "trainer_state.json")))
       out.emplace_back(step, path);
   std::sort(out.begin(), out.end());
   return out;
@@ -286,8 +289,9 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
     if (!writer) return;
     Stopwatch c;
     const std::string dir = join_path(args_.output_dir, kCheckpointPrefix + std::to_string(out.global_step)), tmp = dir + ".tmp";
-    remove_tree(tmp);
+    remove_our_folder(tmp);
     make_dirs(tmp);
+    mark_written_by_finetune(tmp);
     save_model(tmp);
     io::write_safetensors(join_path(tmp, "optimizer.safetensors"), stepper.optimizer().state());
     io::TensorMap rng = stepper.scaler().state();
@@ -325,14 +329,14 @@ TrainOutcome Trainer::train(const Examples& train_data, const Examples* eval_dat
                        {"has_eval", out.has_eval},
                        {"early_stopping_patience_counter", patience_counter},
                        {"fingerprint", fingerprint}});
-    remove_tree(dir);
+    remove_our_folder(dir);
     std::filesystem::rename(tmp, dir);
     if (args_.save_total_limit > 0) {
       const auto all = checkpoints(args_.output_dir);
       int64_t excess = static_cast<int64_t>(all.size()) - args_.save_total_limit;
       for (const auto& [step, path] : all)
         if (excess > 0 && step != out.best_step) {
-          remove_tree(path);
+          remove_our_folder(path);
           --excess;
         }
     }
