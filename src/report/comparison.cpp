@@ -274,10 +274,58 @@ std::optional<double> reduction_percent(const Arm& arm, const Arm& base, const s
   return 100.0 * (b - arm.stat(key)->mean) / b;
 }
 
+// What the noise behind a verdict covers: nothing to cover (a count), the test sample of one training
+// run per arm, or training runs and test sample both.
+enum class Covers { kNothing, kOneRun, kRuns };
+
+// "status" is the verdict in words: with one training run per arm a claim about noise cannot hold more
+// strongly than for that run, since another seed may train a different model.
 json verdict(const Arm& arm, const Arm& base, const std::string& claim, std::optional<bool> holds,
-             const std::string& evidence) {
-  return {{"arm", arm.name}, {"baseline", base.name}, {"claim", claim},
-          {"holds", holds ? json(*holds) : json(nullptr)}, {"evidence", evidence}};
+             const std::string& evidence, Covers covers = Covers::kNothing) {
+  const std::string scope = covers == Covers::kOneRun ? " for this one training run" : "";
+  json v = {{"arm", arm.name}, {"baseline", base.name}, {"claim", claim}, {"holds", holds ? json(*holds) : json(nullptr)},
+            {"status", holds ? (*holds ? "holds" : "does not hold") + scope : "undecided"}, {"evidence", evidence}};
+  if (covers == Covers::kOneRun) v["covers"] = "test examples of one training run per arm";
+  if (covers == Covers::kRuns) v["covers"] = "training runs (seeds) and test examples";
+  return v;
+}
+
+Covers covers_of(const RunsEstimate& e) { return e.covers_training_runs() ? Covers::kRuns : Covers::kOneRun; }
+
+// An interval of comparison.json: the figure, its bounds and how they were found.
+json interval_json(const RunsEstimate& e, double confidence) {
+  const BootstrapCI ci = e.interval(confidence);
+  json j = {{"diff", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}, {"confidence", confidence}, {"resamples", ci.resamples},
+            {"seed", ci.seed}, {"seeds", e.seeds}};
+  if (e.covers_training_runs()) {
+    j["method"] = "two-level bootstrap (seeds, then examples), t interval";
+    j["se"] = e.se;
+    j["se_seed"] = e.se_seed;
+    j["df"] = std::isfinite(e.df) ? json(e.df) : json(nullptr);  // no spread at all: no finite df
+  } else {
+    j["method"] = "example bootstrap, percentile interval";
+  }
+  return j;
+}
+
+// "95% CI [lo, hi]" with the method: what covers what, said in the evidence.
+std::string interval_text(const RunsEstimate& e, double confidence, const std::function<std::string(double)>& fmt,
+                          const std::string& unit = "") {
+  const BootstrapCI ci = e.interval(confidence);
+  std::string s = format_fixed(100 * confidence, 0) + "% CI [" + fmt(ci.lo) + ", " + fmt(ci.hi) + "]" + unit;
+  if (e.covers_training_runs())
+    s += " over " + std::to_string(e.seeds) + " seeds (two-level bootstrap, t at " +
+         (std::isfinite(e.df) ? format_fixed(e.df, 1) : std::string("∞")) + " df)";
+  else
+    s += " (test examples of one training run)";
+  return s;
+}
+
+// All the runs scored the same examples in the same order (ids and labels agree).
+bool same_examples(const std::vector<const Predictions*>& files) {
+  for (const Predictions* f : files)
+    if (f->ids != files.front()->ids || f->labels != files.front()->labels) return false;
+  return true;
 }
 
 // "memory reduced", "faster", "smaller generalization gap": lower is the claim.
@@ -301,6 +349,26 @@ json lower_than_baseline(const Arm& arm, const Arm& base, const std::string& cla
   return verdict(arm, base, claim, holds, evidence);
 }
 
+// Smaller generalization gap: per shared seed gap(arm) − gap(baseline). The gap is a figure of each run
+// (its selection set's loss − train loss) with no per-example values, so over seeds the interval is
+// the seeds' alone; one seed gives the sign for that run only.
+json gap_verdict(const Arm& arm, const Arm& base, const ComparisonOptions& o) {
+  const std::string claim = "smaller generalization gap", key = "generalization_gap";
+  const Formatter fmt = [](double v) { return format_fixed(v, 4); };
+  std::vector<std::vector<double>> diffs;
+  for (const RunRecord* r : arm.runs)
+    if (const RunRecord* b = base.run_for_seed(r->info.seed)) diffs.push_back({*r->values.at(key) - *b->values.at(key)});
+  std::string evidence = arm.name + " " + with_spread(*arm.stat(key), fmt) + " vs " + base.name + " " + with_spread(*base.stat(key), fmt);
+  if (diffs.empty()) return verdict(arm, base, claim, std::nullopt, evidence + "; no seed ran in both arms");
+  const RunsEstimate est = two_level_bootstrap_mean(diffs, false, o.bootstrap_resamples, o.bootstrap_seed);
+  if (!est.covers_training_runs())
+    return verdict(arm, base, claim, est.point < 0, evidence + "; one run per arm, so no interval", Covers::kOneRun);
+  const BootstrapCI ci = est.interval(o.confidence);
+  evidence += "; paired by seed, difference " + fmt(ci.diff) + ", " + interval_text(est, o.confidence, fmt);
+  const std::optional<bool> holds = ci.hi < 0 ? std::optional<bool>(true) : ci.lo > 0 ? std::optional<bool>(false) : std::nullopt;
+  return verdict(arm, base, claim, holds, evidence, Covers::kRuns);
+}
+
 json parameters_verdict(const Arm& arm, const Arm& base) {
   const std::string claim = "trainable parameters reduced ≥ 99%";
   const std::optional<double> r = reduction_percent(arm, base, "trainable_params");
@@ -314,40 +382,6 @@ json parameters_verdict(const Arm& arm, const Arm& base) {
 std::string pp(double fraction_diff) {
   const double points = 100.0 * fraction_diff;
   return (points >= 0 ? "+" : "") + format_fixed(points, 2);
-}
-
-json accuracy_verdict(const Arm& arm, const Arm& base, const json& pairs, const ComparisonOptions& o) {
-  const std::string claim = "accuracy equal within noise";
-  std::vector<std::string> parts;
-  bool all_equal = true;
-  int tested = 0;
-  for (const json& p : pairs) {
-    if (p["arm"] != arm.name) continue;
-    if (!p.contains("mcnemar")) {
-      parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": " + p["missing"].get<std::string>());
-      continue;
-    }
-    ++tested;
-    const double pv = p["mcnemar"]["p_value"], lo = p["bootstrap"]["lo"], hi = p["bootstrap"]["hi"];
-    const bool equal = pv >= o.alpha && lo <= 0 && hi >= 0;
-    all_equal = all_equal && equal;
-    parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": diff " + pp(p["bootstrap"]["diff"]) +
-                    " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" + pp(lo) + ", " + pp(hi) +
-                    "] pp, McNemar b=" + std::to_string(p["mcnemar"]["b"].get<int64_t>()) +
-                    " c=" + std::to_string(p["mcnemar"]["c"].get<int64_t>()) + " p=" + format_p_value(pv));
-  }
-  if (tested == 0) {
-    parts.insert(parts.begin(), "no seed with predictions from both arms");
-  } else if (several_seeds(arm, base)) {
-    const MeanStd a = *arm.stat("accuracy"), b = *base.stat("accuracy");
-    const double diff = std::fabs(a.mean - b.mean), noise = combined_std(a, b);
-    all_equal = all_equal && diff <= noise;
-    parts.push_back("|mean diff| " + format_fixed(100 * diff, 2) + (diff <= noise ? " <= " : " > ") +
-                    "combined std " + format_fixed(100 * noise, 2) + " pp over seeds");
-  }
-  std::string evidence;
-  for (size_t i = 0; i < parts.size(); ++i) evidence += (i ? "; " : "") + parts[i];
-  return verdict(arm, base, claim, tested ? std::optional<bool>(all_equal) : std::nullopt, evidence);
 }
 
 json pair_json(const Arm& arm, const Arm& base, int64_t seed, std::map<std::string, Predictions>& cache,
@@ -379,59 +413,86 @@ json pair_json(const Arm& arm, const Arm& base, int64_t seed, std::map<std::stri
   return j;
 }
 
-// Per-example means over seeds of `per_seed` values, when every seed scored the same examples
-// (the files' ids and labels agree); nullopt otherwise.
-std::optional<std::vector<double>> mean_over_seeds(const std::vector<std::vector<double>>& per_seed,
-                                                   const std::vector<const Predictions*>& files) {
-  for (const Predictions* f : files)
-    if (f->ids != files.front()->ids || f->labels != files.front()->labels) return std::nullopt;
-  std::vector<double> mean(per_seed.front().size(), 0.0);
-  for (const auto& values : per_seed)
-    for (size_t i = 0; i < mean.size(); ++i) mean[i] += values[i];
-  for (double& m : mean) m /= static_cast<double>(per_seed.size());
-  return mean;
-}
-
-const char* const kDifferentExamples =
-    "the seeds scored different examples (seeded eval subsets), so there is no per-example mean over seeds";
-
-json equivalence_verdict(const Arm& arm, const Arm& base, const json& pairs, const std::map<std::string, Predictions>& cache,
-                         const ComparisonOptions& o) {
-  const std::string margin = "±" + format_points(o.equivalence_margin) + " pp";
-  const std::string claim = "accuracy equivalent within " + margin;
-  const std::string conf = format_fixed(100 * (1 - 2 * o.alpha), 0) + "% CI";
-  std::vector<std::string> parts;
+// acc(arm) − acc(baseline) over the seeds both arms scored, paired by seed and example (the pairs
+// with predictions); nullopt when there are none.
+std::optional<RunsEstimate> accuracy_over_seeds(const Arm& arm, const Arm& base, const json& pairs,
+                                                const std::map<std::string, Predictions>& cache, const ComparisonOptions& o) {
   std::vector<std::vector<double>> diffs;
   std::vector<const Predictions*> files;
-  std::optional<bool> holds;
   for (const json& p : pairs) {
-    if (p["arm"] != arm.name || !p.contains("equivalence")) continue;
+    if (p["arm"] != arm.name || !p.contains("mcnemar")) continue;
     const int64_t seed = p["seed"];
     const Predictions& a = cache.at(join_path(arm.run_for_seed(seed)->info.dir, kPredictionsFile));
     const Predictions& b = cache.at(join_path(base.run_for_seed(seed)->info.dir, kPredictionsFile));
     diffs.push_back(paired_differences(a.labels, a.preds, b.preds));
     files.push_back(&a);
-    const json& e = p["equivalence"];
-    holds = e["inside"].get<bool>();
-    parts.push_back("seed " + std::to_string(seed) + ": diff " + pp(p["bootstrap"]["diff"]) + " pp, " + conf + " [" +
-                    pp(e["lo"]) + ", " + pp(e["hi"]) + "] pp");
   }
-  if (diffs.empty()) return verdict(arm, base, claim, std::nullopt, "no seed with predictions from both arms");
-  if (diffs.size() > 1) {
-    if (const auto mean = mean_over_seeds(diffs, files)) {
-      const Equivalence e = tost_equivalence(*mean, o.equivalence_margin, o.bootstrap_resamples, o.bootstrap_seed, o.alpha);
-      holds = e.equivalent;
-      parts.push_back("mean over " + std::to_string(diffs.size()) + " seeds: diff " + pp(e.ci.diff) + " pp, " + conf +
-                      " [" + pp(e.ci.lo) + ", " + pp(e.ci.hi) + "] pp");
-    } else {
-      holds = std::nullopt;
-      parts.push_back(kDifferentExamples);
+  if (diffs.empty()) return std::nullopt;
+  return two_level_bootstrap_mean(diffs, same_examples(files), o.bootstrap_resamples, o.bootstrap_seed);
+}
+
+// Per seed: the paired tests on that seed's test examples, for the evidence.
+std::vector<std::string> per_seed_accuracy(const Arm& arm, const json& pairs, const ComparisonOptions& o) {
+  std::vector<std::string> parts;
+  for (const json& p : pairs) {
+    if (p["arm"] != arm.name) continue;
+    const std::string seed = "seed " + std::to_string(p["seed"].get<int64_t>());
+    if (!p.contains("mcnemar")) {
+      parts.push_back(seed + ": " + p["missing"].get<std::string>());
+      continue;
     }
+    parts.push_back(seed + ": diff " + pp(p["bootstrap"]["diff"]) + " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" +
+                    pp(p["bootstrap"]["lo"]) + ", " + pp(p["bootstrap"]["hi"]) + "] pp, McNemar b=" +
+                    std::to_string(p["mcnemar"]["b"].get<int64_t>()) + " c=" + std::to_string(p["mcnemar"]["c"].get<int64_t>()) +
+                    " p=" + format_p_value(p["mcnemar"]["p_value"]));
   }
-  if (holds) parts.push_back(std::string(*holds ? "inside " : "not inside ") + margin);
-  std::string evidence;
-  for (size_t i = 0; i < parts.size(); ++i) evidence += (i ? "; " : "") + parts[i];
-  return verdict(arm, base, claim, holds, evidence);
+  return parts;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
+  return out;
+}
+
+// One training run per arm: McNemar p >= alpha and the seed's interval holds 0. Several: the interval
+// over seeds holds 0 (the per-seed tests ignore training variance and stay as evidence only).
+json accuracy_verdict(const Arm& arm, const Arm& base, const json& pairs, const std::optional<RunsEstimate>& est,
+                      const ComparisonOptions& o) {
+  const std::string claim = "accuracy equal within noise";
+  std::vector<std::string> parts = per_seed_accuracy(arm, pairs, o);
+  if (!est) {
+    parts.insert(parts.begin(), "no seed with predictions from both arms");
+    return verdict(arm, base, claim, std::nullopt, joined(parts));
+  }
+  const BootstrapCI ci = est->interval(o.confidence);
+  bool equal = ci.lo <= 0 && ci.hi >= 0;
+  if (!est->covers_training_runs()) {
+    for (const json& p : pairs)
+      if (p["arm"] == arm.name && p.contains("mcnemar")) equal = equal && p["mcnemar"]["p_value"].get<double>() >= o.alpha;
+  } else {
+    parts.push_back("mean diff " + pp(ci.diff) + " pp, " + interval_text(*est, o.confidence, pp, " pp"));
+  }
+  return verdict(arm, base, claim, equal, joined(parts), covers_of(*est));
+}
+
+json equivalence_verdict(const Arm& arm, const Arm& base, const json& pairs, const std::optional<RunsEstimate>& est,
+                         const ComparisonOptions& o) {
+  const std::string margin = "±" + format_points(o.equivalence_margin) + " pp";
+  const std::string claim = "accuracy equivalent within " + margin;
+  if (!est) return verdict(arm, base, claim, std::nullopt, "no seed with predictions from both arms");
+  std::vector<std::string> parts;
+  const double tost = 1 - 2 * o.alpha;
+  const std::string conf = format_fixed(100 * tost, 0) + "% CI";
+  for (const json& p : pairs)
+    if (p["arm"] == arm.name && p.contains("equivalence"))
+      parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": diff " + pp(p["bootstrap"]["diff"]) + " pp, " +
+                      conf + " [" + pp(p["equivalence"]["lo"]) + ", " + pp(p["equivalence"]["hi"]) + "] pp");
+  const BootstrapCI ci = est->interval(tost);
+  if (est->covers_training_runs()) parts.push_back("mean diff " + pp(ci.diff) + " pp, " + interval_text(*est, tost, pp, " pp"));
+  const bool inside = inside_margin(ci.lo, ci.hi, o.equivalence_margin);
+  parts.push_back(std::string(inside ? "inside " : "not inside ") + margin);
+  return verdict(arm, base, claim, inside, joined(parts), covers_of(*est));
 }
 
 const std::vector<std::string> kReducedKeys = {"trainable_params", "peak_memory_bytes", "train_runtime_s",
@@ -555,15 +616,12 @@ std::pair<json, json> robustness_pair(const Arm& arm, const Arm& base, const std
   pair["drop_baseline"] = drop_base;
   std::string evidence = "accuracy drop " + arm.name + " " + pp(drop_arm) + " pp vs " + base.name + " " + pp(drop_base) + " pp";
   if (diffs.size() > 1) evidence += " (means over " + std::to_string(diffs.size()) + " seeds)";
-  const auto mean = mean_over_seeds(diffs, files);
-  if (!mean) return {pair, verdict(arm, base, claim, std::nullopt, evidence + "; " + kDifferentExamples + tests)};
-  const BootstrapCI ci = bootstrap_mean(*mean, o.bootstrap_resamples, o.bootstrap_seed, o.confidence);
-  pair["bootstrap"] = {{"diff", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}, {"resamples", ci.resamples},
-                       {"seed", ci.seed}, {"confidence", ci.confidence}};
-  evidence += ", difference " + pp(ci.diff) + " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" + pp(ci.lo) +
-              ", " + pp(ci.hi) + "] pp" + tests;
+  const RunsEstimate est = two_level_bootstrap_mean(diffs, same_examples(files), o.bootstrap_resamples, o.bootstrap_seed);
+  const BootstrapCI ci = est.interval(o.confidence);
+  pair["bootstrap"] = interval_json(est, o.confidence);
+  evidence += ", difference " + pp(ci.diff) + " pp, " + interval_text(est, o.confidence, pp, " pp") + tests;
   const std::optional<bool> holds = ci.hi < 0 ? std::optional<bool>(true) : ci.lo > 0 ? std::optional<bool>(false) : std::nullopt;
-  return {pair, verdict(arm, base, claim, holds, evidence)};
+  return {pair, verdict(arm, base, claim, holds, evidence, covers_of(est))};
 }
 
 // comparison.json's robustness section (null when no run has one); appends its verdicts.
@@ -686,11 +744,27 @@ json reliability_bins(const CalibrationInputs& x, int bins = 15) {
   return out;
 }
 
+// ECE, Brier and NLL of arm − baseline, means over the seeds paired in xs_arm and xs_base, on the
+// same examples for both arms of a seed.
+std::vector<RunsEstimate> calibration_over_seeds(const std::vector<const CalibrationInputs*>& xs_arm,
+                                                 const std::vector<const CalibrationInputs*>& xs_base, bool shared,
+                                                 const ComparisonOptions& o) {
+  std::vector<size_t> sizes;
+  for (const CalibrationInputs* x : xs_arm) sizes.push_back(x->size());
+  const RunStatistic diff = [&](size_t s, const std::vector<size_t>* sample, double* out) {
+    const Calibration a = calibration(*xs_arm[s], sample), b = calibration(*xs_base[s], sample);
+    out[0] = a.ece - b.ece;
+    out[1] = a.brier - b.brier;
+    out[2] = a.nll - b.nll;
+  };
+  return two_level_bootstrap(sizes, shared, 3, diff, o.bootstrap_resamples, o.bootstrap_seed);
+}
+
 // comparison.json's calibration section (null when no run's predictions carry label probabilities):
 // ECE, Brier and NLL per run with bootstrap intervals, paired differences against the baseline per
-// shared seed, and the reliability bins; appends a "better calibrated" verdict per arm. It holds when
-// every shared seed's interval of ECE(arm) − ECE(baseline) lies below 0, does not hold when every one
-// lies above 0, and is undecided otherwise.
+// shared seed, the same over seeds, and the reliability bins; appends a "better calibrated" verdict per
+// arm. It holds when the interval of mean ECE(arm) − ECE(baseline) over the shared seeds lies below 0,
+// does not hold when above 0, and is undecided otherwise.
 json calibration_section(const std::vector<Arm>& arms, std::map<std::string, Predictions>& cache, const ComparisonOptions& o,
                          json& verdicts) {
   const Arm& base = arms.front();
@@ -700,7 +774,7 @@ json calibration_section(const std::vector<Arm>& arms, std::map<std::string, Pre
     const Predictions& p = cached(cache, path);
     return p.calibration ? &*p.calibration : nullptr;
   };
-  json section = {{"bins", 15}, {"runs", json::array()}, {"pairs", json::array()}};
+  json section = {{"bins", 15}, {"runs", json::array()}, {"pairs", json::array()}, {"over_seeds", json::array()}};
   std::set<const RunRecord*> listed;
   auto list_run = [&](const Arm& arm, const RunRecord* r, const BootstrapCI& ece, const BootstrapCI& brier, const BootstrapCI& nll) {
     if (!listed.insert(r).second) return;
@@ -709,34 +783,43 @@ json calibration_section(const std::vector<Arm>& arms, std::map<std::string, Pre
   };
   for (size_t i = 1; i < arms.size(); ++i) {
     const Arm& arm = arms[i];
-    const std::string claim = "better calibrated (ECE)";
+    std::vector<const CalibrationInputs*> xs_arm, xs_base;
     std::vector<std::string> parts;
-    int below = 0, above = 0, tested = 0;
+    std::vector<const Predictions*> files;
     for (const RunRecord* r : arm.runs) {
       const RunRecord* b = base.run_for_seed(r->info.seed);
       const CalibrationInputs *xa = inputs(r), *xb = b ? inputs(b) : nullptr;
       if (!xa || !xb) continue;
-      check_same_examples(cached(cache, join_path(r->info.dir, kPredictionsFile)), cached(cache, join_path(b->info.dir, kPredictionsFile)));
+      const Predictions& pa = cached(cache, join_path(r->info.dir, kPredictionsFile));
+      check_same_examples(pa, cached(cache, join_path(b->info.dir, kPredictionsFile)));
+      xs_arm.push_back(xa);
+      xs_base.push_back(xb);
+      files.push_back(&pa);
       const CalibrationBootstrap cb = paired_calibration_bootstrap(*xa, *xb, o.bootstrap_resamples, o.bootstrap_seed, o.confidence);
       list_run(base, b, cb.ece_b, cb.brier_b, cb.nll_b);
       list_run(arm, r, cb.ece_a, cb.brier_a, cb.nll_a);
       section["pairs"].push_back({{"arm", arm.name}, {"baseline", base.name}, {"seed", r->info.seed},
                                   {"ece_diff", ci_json(cb.ece_diff)}, {"brier_diff", ci_json(cb.brier_diff)},
                                   {"nll_diff", ci_json(cb.nll_diff)}});
-      ++tested;
-      below += cb.ece_diff.hi < 0;
-      above += cb.ece_diff.lo > 0;
       parts.push_back("seed " + std::to_string(r->info.seed) + ": ECE " + format_fixed(cb.a.ece, 4) + " vs " +
                       format_fixed(cb.b.ece, 4) + ", difference " + format_fixed(cb.ece_diff.diff, 4) + ", " +
                       format_fixed(100 * o.confidence, 0) + "% CI [" + format_fixed(cb.ece_diff.lo, 4) + ", " +
                       format_fixed(cb.ece_diff.hi, 4) + "]; Brier " + format_fixed(cb.a.brier, 4) + " vs " +
                       format_fixed(cb.b.brier, 4) + "; NLL " + format_fixed(cb.a.nll, 4) + " vs " + format_fixed(cb.b.nll, 4));
     }
-    if (tested == 0) continue;
-    std::string evidence;
-    for (size_t k = 0; k < parts.size(); ++k) evidence += (k ? "; " : "") + parts[k];
-    const std::optional<bool> holds = below == tested ? std::optional<bool>(true) : above == tested ? std::optional<bool>(false) : std::nullopt;
-    verdicts.push_back(verdict(arm, base, claim, holds, evidence));
+    if (files.empty()) continue;
+    const std::vector<RunsEstimate> est = calibration_over_seeds(xs_arm, xs_base, same_examples(files), o);
+    section["over_seeds"].push_back({{"arm", arm.name}, {"baseline", base.name}, {"ece_diff", interval_json(est[0], o.confidence)},
+                                     {"brier_diff", interval_json(est[1], o.confidence)},
+                                     {"nll_diff", interval_json(est[2], o.confidence)}});
+    const auto four = [](double v) { return format_fixed(v, 4); };
+    const BootstrapCI ece = est[0].interval(o.confidence);
+    if (est[0].covers_training_runs())
+      parts.push_back("mean ECE difference " + four(ece.diff) + ", " + interval_text(est[0], o.confidence, four) +
+                      "; Brier " + four(est[1].point) + ", " + interval_text(est[1], o.confidence, four) + "; NLL " +
+                      four(est[2].point) + ", " + interval_text(est[2], o.confidence, four));
+    const std::optional<bool> holds = ece.hi < 0 ? std::optional<bool>(true) : ece.lo > 0 ? std::optional<bool>(false) : std::nullopt;
+    verdicts.push_back(verdict(arm, base, "better calibrated (ECE)", holds, joined(parts), covers_of(est[0])));
   }
   if (section["runs"].empty()) return nullptr;
   return section;
@@ -861,27 +944,32 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
 
   std::map<std::string, Predictions> cache;
   j["pairs"] = json::array();
+  j["accuracy_over_seeds"] = json::array();
   j["verdicts"] = json::array();
   const Formatter bytes = [](double v) { return format_bytes(v); };
   const Formatter duration = [](double v) { return format_duration(v); };
-  const Formatter loss = [](double v) { return format_fixed(v, 4); };
   for (size_t i = 1; i < arms.size(); ++i) {
     const Arm& arm = arms[i];
     for (const RunRecord* r : arm.runs)
       if (base.run_for_seed(r->info.seed)) j["pairs"].push_back(pair_json(arm, base, r->info.seed, cache, options));
     // The study's cost claims are about swapping the method (LoRA for full); between arms of one method
     // (an lr sweep, pretrained vs random init) only the accuracy question is meaningful.
+    const std::optional<RunsEstimate> accuracy = accuracy_over_seeds(arm, base, j["pairs"], cache, options);
+    if (accuracy)
+      j["accuracy_over_seeds"].push_back({{"arm", arm.name}, {"baseline", base.name},
+                                          {"ci", interval_json(*accuracy, options.confidence)},
+                                          {"equivalence", interval_json(*accuracy, 1 - 2 * options.alpha)}});
     if (arm.method == base.method) {
-      j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
-      j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], cache, options));
+      j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], accuracy, options));
+      j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], accuracy, options));
       continue;
     }
     j["verdicts"].push_back(parameters_verdict(arm, base));
-    j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
-    j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], cache, options));
+    j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], accuracy, options));
+    j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], accuracy, options));
     j["verdicts"].push_back(lower_than_baseline(arm, base, "memory reduced", "peak_memory_bytes", bytes));
     j["verdicts"].push_back(lower_than_baseline(arm, base, "faster", "train_runtime_s", duration));
-    j["verdicts"].push_back(lower_than_baseline(arm, base, "smaller generalization gap", "generalization_gap", loss));
+    j["verdicts"].push_back(gap_verdict(arm, base, options));
   }
   const json robustness = robustness_section(arms, cache, options, j["verdicts"]);
   if (!robustness.is_null()) j["robustness"] = robustness;
@@ -907,10 +995,8 @@ json write_comparison_outputs(const std::string& out_dir, const std::vector<RunI
 std::string verdict_lines(const json& comparison) {
   std::string out;
   for (const auto& v : comparison.at("verdicts")) {
-    const auto& h = v["holds"];
     out += v["arm"].get<std::string>() + " vs " + v["baseline"].get<std::string>() + ": " + v["claim"].get<std::string>() +
-           ": " + (h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold") + " — " +
-           v["evidence"].get<std::string>() + "\n";
+           ": " + v["status"].get<std::string>() + " — " + v["evidence"].get<std::string>() + "\n";
   }
   return out;
 }

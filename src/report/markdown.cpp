@@ -59,6 +59,22 @@ std::string memory_source_text(const std::string& source) {
 
 std::string points(double fraction) { return (fraction >= 0 ? "+" : "") + format_fixed(100 * fraction, 2) + " pp"; }
 
+const char* const kIntervalMethods =
+    "with two or more seeds a two-level bootstrap (seeds with replacement, then examples; t interval at the "
+    "Welch–Satterthwaite degrees of freedom), which covers training-run and test-set noise; with one seed a "
+    "bootstrap over test examples, which covers test-set noise only (docs/statistics.md).";
+
+// "[lo, hi]" of an interval object of comparison.json, in points.
+std::string points_interval(const json& ci) { return "[" + points(ci["lo"].get<double>()) + ", " + points(ci["hi"].get<double>()) + "]"; }
+
+// Degrees of freedom and seed share of the spread, or what the interval covers.
+std::string spread_cell(const json& ci) {
+  if (ci["seeds"].get<int>() < 2) return "one run: test examples only";
+  const std::string df = ci["df"].is_null() ? "∞" : format_fixed(ci["df"].get<double>(), 1);
+  return "se " + format_fixed(100 * ci["se"].get<double>(), 2) + " pp (seeds " + format_fixed(100 * ci["se_seed"].get<double>(), 2) +
+         "), df " + df;
+}
+
 // Accuracy per run and perturbation with its drop from clean, then the paired tests per arm.
 void render_robustness(std::ostringstream& out, const json& c) {
   const json& r = c["robustness"];
@@ -106,8 +122,8 @@ void render_robustness(std::ostringstream& out, const json& c) {
                      : kNone});
   }
   out << "\nDrops are clean − perturbed accuracy. McNemar compares the arm with " << base
-      << " on the perturbed set; the interval is a paired bootstrap over examples of drop(arm) − drop(" << base
-      << "), averaged over the shared seeds.\n";
+      << " on the perturbed set; the interval is of drop(arm) − drop(" << base << ") per example, averaged over the "
+      << "shared seeds: " << kIntervalMethods << "\n";
 }
 
 }  // namespace
@@ -152,7 +168,7 @@ void render_calibration(std::ostringstream& out, const json& c) {
   const json& o = c["options"];
   const std::string conf = format_fixed(100 * o["confidence"].get<double>(), 0) + "% CI";
   auto with_ci = [](const json& x) {
-    return format_fixed(x["value"].get<double>(), 4) + " [" + format_fixed(x["lo"].get<double>(), 4) + ", " +
+    return format_fixed(x.contains("value") ? x["value"].get<double>() : x["diff"].get<double>(), 4) + " [" + format_fixed(x["lo"].get<double>(), 4) + ", " +
            format_fixed(x["hi"].get<double>(), 4) + "]";
   };
   header(out, {"Arm", "Seed", "ECE (" + conf + ")", "Brier", "NLL"});
@@ -165,8 +181,17 @@ void render_calibration(std::ostringstream& out, const json& c) {
       row(out, {p["arm"], std::to_string(p["seed"].get<int64_t>()), with_ci(p["ece_diff"]), with_ci(p["brier_diff"]),
                 with_ci(p["nll_diff"])});
   }
+  const json& over = c["calibration"].value("over_seeds", json::array());
+  if (!over.empty()) {
+    out << "\nOver seeds (the verdict's interval):\n\n";
+    header(out, {"Arm vs " + c["baseline"].get<std::string>(), "Seeds", "ECE diff", "Brier diff", "NLL diff"});
+    for (const json& p : over)
+      row(out, {p["arm"], std::to_string(p["ece_diff"]["seeds"].get<int>()), with_ci(p["ece_diff"]), with_ci(p["brier_diff"]),
+                with_ci(p["nll_diff"])});
+  }
   out << "\nECE: 15 equal-width confidence bins, Σ (n_bin/n)·|accuracy − mean confidence|; Brier: mean (1 − p(true label))²; "
-      << "NLL: mean −ln p(true label); intervals from the paired bootstrap of the statistics above. Overfitted models are "
+      << "NLL: mean −ln p(true label); per-seed intervals from the paired bootstrap over that run's test examples; over seeds: "
+      << kIntervalMethods << " Overfitted models are "
       << "typically overconfident, so this tests the study's overfitting story directly.\n";
 }
 
@@ -182,6 +207,20 @@ void render_stability(std::ostringstream& out, const json& c) {
   out << "\nA permutation test on each run's absolute deviation from its arm's mean (a Levene-type test that needs no "
       << "normality, fit for a handful of seeds): the share of relabellings of the deviations whose mean difference is at "
       << "most (least) the observed one.\n";
+}
+
+// acc(arm) − acc(baseline) over seeds: the intervals the accuracy verdicts use.
+void render_over_seeds(std::ostringstream& out, const json& c) {
+  if (!c.contains("accuracy_over_seeds") || c["accuracy_over_seeds"].empty()) return;
+  const json& o = c["options"];
+  out << "\nOver seeds (the verdicts' intervals):\n\n";
+  header(out, {"Arm vs " + c["baseline"].get<std::string>(), "Seeds", "Mean accuracy diff",
+               format_fixed(100 * o["confidence"].get<double>(), 0) + "% CI",
+               format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) + "% CI (TOST)", "Spread"});
+  for (const json& a : c["accuracy_over_seeds"])
+    row(out, {a["arm"], std::to_string(a["ci"]["seeds"].get<int>()), points(a["ci"]["diff"].get<double>()),
+              points_interval(a["ci"]), points_interval(a["equivalence"]), spread_cell(a["ci"])});
+  out << "\nIntervals: " << kIntervalMethods << "\n";
 }
 
 std::string render_markdown(const json& c) {
@@ -271,7 +310,9 @@ std::string render_markdown(const json& c) {
         << "two-sided binomial test on b and c. The interval is a paired bootstrap of acc(arm) − acc(baseline) with "
         << format_count(o["bootstrap_resamples"].get<int64_t>()) << " resamples (seed "
         << o["bootstrap_seed"].get<uint64_t>() << "); the TOST interval is the same bootstrap at "
-        << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "%.\n";
+        << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "%. These per-seed tests cover one training "
+        << "run's test examples.\n";
+    render_over_seeds(out, c);
   }
   if (c.contains("robustness")) render_robustness(out, c);
   if (c.contains("calibration")) render_calibration(out, c);
@@ -279,26 +320,32 @@ std::string render_markdown(const json& c) {
 
   out << "\n## Verdicts\n\n";
   if (c["verdicts"].empty()) out << "Only one arm: nothing to compare.\n";
+  bool one_run = false;
   for (const json& v : c["verdicts"]) {
-    const json& h = v["holds"];
-    const std::string word = h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold";
+    one_run = one_run || v.value("covers", std::string()).rfind("test examples of one", 0) == 0;
     out << "- " << v["arm"].get<std::string>() << " vs " << v["baseline"].get<std::string>() << ", "
-        << v["claim"].get<std::string>() << ": **" << word << "** — " << v["evidence"].get<std::string>() << "\n";
+        << v["claim"].get<std::string>() << ": **" << v["status"].get<std::string>() << "** — "
+        << v["evidence"].get<std::string>() << "\n";
   }
-  out << "\nRules: parameters hold at a reduction of at least 99%. Accuracy is equal within noise when, for every "
-      << "seed both arms ran, McNemar p ≥ " << format_fixed(o["alpha"].get<double>(), 2)
-      << " and the bootstrap interval contains 0, and, with two or more seeds per arm, |mean difference| ≤ "
-      << "sqrt(std_arm² + std_baseline²). Accuracy is equivalent within ±" << format_points(o["equivalence_margin"].get<double>())
-      << " pp (TOST) when the " << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0)
-      << "% paired-bootstrap interval of the difference lies inside the margin (with several seeds, the interval of "
-      << "the mean over seeds). Memory, time and gap hold when the arm's mean is lower, by more than that "
-      << "combined std when both arms have two or more seeds.";
+  if (one_run)
+    out << "\nWith one training run per arm, the accuracy, robustness, calibration and gap verdicts cover the test "
+        << "examples of that run only: another seed trains another model, so they hold at most **for this one training "
+        << "run**. Run two or more seeds per arm (three or more for seed stability) for verdicts about the methods.\n";
+  out << "\nRules: parameters hold at a reduction of at least 99%. Every interval below is of a mean over the seeds both "
+      << "arms ran, paired by seed and example: " << kIntervalMethods << " Accuracy is equal within noise when the "
+      << format_fixed(100 * o["confidence"].get<double>(), 0) << "% interval of acc(arm) − acc(baseline) contains 0 (with "
+      << "one seed, also McNemar p ≥ " << format_fixed(o["alpha"].get<double>(), 2) << "). Accuracy is equivalent within ±"
+      << format_points(o["equivalence_margin"].get<double>()) << " pp (TOST) when the "
+      << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "% interval lies inside the margin. A smaller "
+      << "generalization gap holds when the interval of gap(arm) − gap(baseline) lies below 0 (with one seed: when "
+      << "the arm's gap is lower), does not hold above 0. Memory and time hold when the arm's mean is lower, by more "
+      << "than sqrt(std_arm² + std_baseline²) when both arms have two or more seeds.";
   if (c.contains("robustness"))
     out << " Degrades less under a perturbation holds when the interval of drop(arm) − drop(baseline) lies entirely "
         << "below 0, does not hold when entirely above 0, and is undecided otherwise.";
   if (c.contains("calibration"))
-    out << " Better calibrated holds when, for every seed both arms ran, the interval of ECE(arm) − ECE(baseline) lies "
-        << "below 0, does not hold when every one lies above 0, and is undecided otherwise.";
+    out << " Better calibrated holds when the interval of ECE(arm) − ECE(baseline) lies below 0, does not hold when it "
+        << "lies above 0, and is undecided otherwise.";
   out << " More stable across seeds needs 3 or more seeds per arm and holds when the permutation test's p (less spread) "
       << "≤ " << format_fixed(o["alpha"].get<double>(), 2) << ", does not hold when p (more spread) is, and is undecided "
       << "otherwise.\n";
