@@ -51,6 +51,15 @@ TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
   EXPECT_EQ(lora["parameters"]["trainable"].get<int64_t>(), lora_tensors + (32 * 32 + 32) + (2 * 32 + 2));
   EXPECT_EQ(lora["parameters"]["adapter"].get<int64_t>(), lora_tensors);
   EXPECT_EQ(full["parameters"]["trainable"], full["parameters"]["total"]);
+  // fp32 on CPU: 4 bytes a weight; gradients for the trainable ones, AdamW two moments each.
+  for (const auto* r : {&full, &lora}) {
+    const auto& p = (*r)["parameters"];
+    const int64_t all = p["total"].get<int64_t>() + p["adapter"].get<int64_t>(), trainable = p["trainable"];
+    EXPECT_EQ((*r)["memory"]["parameter_bytes"], 4 * all);
+    EXPECT_EQ((*r)["memory"]["gradient_bytes"], 4 * trainable);
+    EXPECT_EQ((*r)["memory"]["optimizer_state_bytes"], 8 * trainable);
+    EXPECT_EQ((*r)["environment"]["concurrent_runs"], 1) << "one run at a time";
+  }
 
   // Reductions in comparison.json follow from the per-arm figures.
   const auto c = ft::read_json(out + "/comparison.json");
@@ -341,6 +350,10 @@ TEST(Compare, ParallelRunsAndEmittedJobsGiveTheSequentialFigures) {
   ASSERT_EQ(sh(ft + "compare" + cfg + " --parallel 2 --output-dir " + (dir / "par")), 0) << ft::read_file(log);
   EXPECT_TRUE(ft::file_exists(dir / "par/full/train.log"));
   EXPECT_TRUE(ft::file_exists(dir / "par/lora/train.log"));
+  // Runs that shared the machine say so, and the report marks them.
+  EXPECT_EQ(ft::read_json(dir / "par/lora/results.json")["environment"]["concurrent_runs"], 2);
+  EXPECT_EQ(ft::read_json(dir / "seq/lora/results.json")["environment"]["concurrent_runs"], 1);
+  EXPECT_NE(ft::read_file(dir / "par/report.md").find("| lora † |"), std::string::npos) << ft::read_file(dir / "par/report.md");
 
   ASSERT_EQ(sh(ft + "compare" + cfg + " --output-dir " + (dir / "jobs_out") + " --emit-jobs " + (dir / "jobs")), 0) << ft::read_file(log);
   EXPECT_FALSE(ft::file_exists(dir / "jobs_out/full/results.json")) << "emitting trains nothing";

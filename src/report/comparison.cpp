@@ -69,6 +69,7 @@ struct RunRecord {
   RunInfo info;
   std::string method, model, device, memory_source, machine;
   std::map<std::string, std::optional<double>> values;
+  int concurrent_runs = 1;  // runs that shared the machine with it (compare --parallel N), itself included
   double learning_rate = 0;
   // Which set chose the checkpoint and gives the gap ("validation", or "test" as in the study), and
   // the run's final score there on its metric_for_best_model (what a learning-rate sweep compares).
@@ -99,6 +100,10 @@ RunRecord read_run(const RunInfo& info) {
   v["peak_memory_bytes"] = positive(optional_number(j, "/memory/" + r.memory_source, file));
   v["train_runtime_s"] = required_number(j, "/train/runtime_s", file);
   v["checkpoint_bytes"] = positive(optional_number(j, "/checkpoint/bytes", file));
+  // What sets memory apart from activations, in runs recorded since they were measured.
+  for (const char* k : {"parameter_bytes", "gradient_bytes", "optimizer_state_bytes"})
+    v[k] = positive(optional_number(j, std::string("/memory/") + k, file));
+  r.concurrent_runs = static_cast<int>(optional_number(j, "/environment/concurrent_runs", file).value_or(1));
   v["accuracy"] = required_number(j, "/eval/final/accuracy", file);
   v["f1"] = required_number(j, "/eval/final/f1", file);
   v["eval_loss"] = required_number(j, "/eval/final/loss", file);
@@ -205,6 +210,8 @@ struct Arm {
   std::string name, method, device, memory_source;
   std::vector<const RunRecord*> runs;  // ordered by seed
   std::map<std::string, std::optional<MeanStd>> stats;
+  std::map<std::string, std::vector<double>> sorted;  // each figure over the runs, ascending (when in every run)
+  int concurrent_runs = 1;  // the most runs that shared the machine with one of the arm's
 
   const RunRecord* run_for_seed(int64_t seed) const {
     for (const RunRecord* r : runs)
@@ -236,20 +243,26 @@ Arm summarize(const std::string& name, std::vector<const RunRecord*> runs) {
       if (const auto& v = r->values.at(kv.first)) xs.push_back(*v);
     // A mean over only some seeds would not be comparable with the other arm's: all or nothing.
     arm.stats[kv.first] = xs.size() == runs.size() ? std::optional<MeanStd>(mean_std(xs)) : std::nullopt;
+    std::sort(xs.begin(), xs.end());
+    if (xs.size() == runs.size()) arm.sorted[kv.first] = xs;
   }
+  for (const RunRecord* r : runs) arm.concurrent_runs = std::max(arm.concurrent_runs, r->concurrent_runs);
   return arm;
 }
 
-json stat_json(const std::optional<MeanStd>& s) {
+double median_sorted(const std::vector<double>& xs) {
+  const size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : 0.5 * (xs[n / 2 - 1] + xs[n / 2]);
+}
+
+json stat_json(const Arm& arm, const std::string& key) {
+  const std::optional<MeanStd>& s = arm.stats.at(key);
   if (!s) return nullptr;
-  json j = {{"mean", s->mean}, {"n", s->n}};
+  const std::vector<double>& xs = arm.sorted.at(key);
+  json j = {{"mean", s->mean}, {"n", s->n}, {"median", median_sorted(xs)}, {"min", xs.front()}, {"max", xs.back()}};
   if (s->n > 1) j["std"] = s->std;
   return j;
 }
-
-bool several_seeds(const Arm& a, const Arm& b) { return a.runs.size() > 1 && b.runs.size() > 1; }
-
-double combined_std(const MeanStd& a, const MeanStd& b) { return std::sqrt(a.std * a.std + b.std * b.std); }
 
 // How a figure reads in evidence strings.
 using Formatter = std::function<std::string(double)>;
@@ -264,29 +277,38 @@ std::string incomparable(const Arm& arm, const Arm& base, const std::string& key
     return "trained on different devices (" + arm.device + " vs " + base.device + ")";
   if (key == "peak_memory_bytes" && arm.memory_source != base.memory_source)
     return "memory measured differently (" + arm.memory_source + " vs " + base.memory_source + ")";
+  if (key == "train_runtime_s" && arm.concurrent_runs != base.concurrent_runs)
+    return "timed with different numbers of runs sharing the machine (up to " + std::to_string(arm.concurrent_runs) +
+           " vs " + std::to_string(base.concurrent_runs) + " at once)";
   if (!arm.stat(key) || !base.stat(key)) return "not measured in every run";
   return "";
 }
 
+// On medians over seeds: one slow run (a busy machine) moves a mean, not a median.
 std::optional<double> reduction_percent(const Arm& arm, const Arm& base, const std::string& key) {
-  if (!incomparable(arm, base, key).empty() || base.stat(key)->mean == 0) return std::nullopt;
-  const double b = base.stat(key)->mean;
-  return 100.0 * (b - arm.stat(key)->mean) / b;
+  if (!incomparable(arm, base, key).empty()) return std::nullopt;
+  const double b = median_sorted(base.sorted.at(key));
+  if (b == 0) return std::nullopt;
+  return 100.0 * (b - median_sorted(arm.sorted.at(key))) / b;
 }
 
 // What the noise behind a verdict covers: nothing to cover (a count), the test sample of one training
 // run per arm, or training runs and test sample both.
-enum class Covers { kNothing, kOneRun, kRuns };
+// Resource figures have no test sample: one measured run, or the spread of several.
+enum class Covers { kNothing, kOneRun, kRuns, kOneMeasuredRun, kMeasuredRuns };
 
 // "status" is the verdict in words: with one training run per arm a claim about noise cannot hold more
 // strongly than for that run, since another seed may train a different model.
 json verdict(const Arm& arm, const Arm& base, const std::string& claim, std::optional<bool> holds,
              const std::string& evidence, Covers covers = Covers::kNothing) {
-  const std::string scope = covers == Covers::kOneRun ? " for this one training run" : "";
+  const bool one = covers == Covers::kOneRun || covers == Covers::kOneMeasuredRun;
+  const std::string scope = one ? " for this one training run" : "";
   json v = {{"arm", arm.name}, {"baseline", base.name}, {"claim", claim}, {"holds", holds ? json(*holds) : json(nullptr)},
             {"status", holds ? (*holds ? "holds" : "does not hold") + scope : "undecided"}, {"evidence", evidence}};
   if (covers == Covers::kOneRun) v["covers"] = "test examples of one training run per arm";
   if (covers == Covers::kRuns) v["covers"] = "training runs (seeds) and test examples";
+  if (covers == Covers::kOneMeasuredRun) v["covers"] = "one measured run per arm";
+  if (covers == Covers::kMeasuredRuns) v["covers"] = "run-to-run spread over seeds";
   return v;
 }
 
@@ -328,25 +350,53 @@ bool same_examples(const std::vector<const Predictions*>& files) {
   return true;
 }
 
-// "memory reduced", "faster", "smaller generalization gap": lower is the claim.
-json lower_than_baseline(const Arm& arm, const Arm& base, const std::string& claim, const std::string& key,
-                         const Formatter& fmt) {
+// "median 1m 43s (1m 41s–1m 45s over 3 runs)", or the one run's figure.
+std::string median_text(const std::vector<double>& xs, const Formatter& fmt) {
+  if (xs.size() == 1) return fmt(xs.front());
+  return "median " + fmt(median_sorted(xs)) + " (" + fmt(xs.front()) + "–" + fmt(xs.back()) + " over " +
+         std::to_string(xs.size()) + " runs)";
+}
+
+// Weights, gradients and AdamW state of a run, where recorded: what the method changes in memory.
+std::string tensor_sizes_text(const Arm& a) {
+  for (const char* k : {"parameter_bytes", "gradient_bytes", "optimizer_state_bytes"})
+    if (!a.stat(k)) return "";
+  return a.name + " weights " + format_bytes(a.stat("parameter_bytes")->mean) + ", gradients " +
+         format_bytes(a.stat("gradient_bytes")->mean) + ", AdamW state " + format_bytes(a.stat("optimizer_state_bytes")->mean);
+}
+
+// "memory reduced", "faster": the arm's median is lower than the baseline's by more than
+// o.resource_margin of it and, with two or more runs each, by more than the run-to-run spread: every
+// run of the arm below every run of the baseline (runs of one distribution fall so by chance
+// 1 time in C(n_arm + n_base, n_arm), 1 in 20 for 3 and 3). Past the margin but within the spread it
+// is undecided; within the margin it does not hold.
+json resource_verdict(const Arm& arm, const Arm& base, const std::string& claim, const std::string& key, const Formatter& fmt,
+                      const ComparisonOptions& o) {
   if (const std::string why = incomparable(arm, base, key); !why.empty())
     return verdict(arm, base, claim, std::nullopt, why);
-  const MeanStd a = *arm.stat(key), b = *base.stat(key);
-  std::string evidence = arm.name + " " + with_spread(a, fmt) + " vs " + base.name + " " + with_spread(b, fmt);
-  // Relative to |baseline| so a negative baseline (a gap can be < 0) still reads the right way round.
-  if (b.mean != 0) {
-    const double change = 100.0 * (b.mean - a.mean) / std::abs(b.mean);
-    evidence += ", " + format_percent(std::abs(change), 1) + (change >= 0 ? " lower" : " higher");
-  }
-  bool holds = a.mean < b.mean;
-  if (holds && several_seeds(arm, base)) {
-    const double noise = combined_std(a, b);
-    holds = b.mean - a.mean > noise;
-    evidence += "; difference " + fmt(b.mean - a.mean) + (holds ? " > " : " <= ") + "combined std " + fmt(noise);
-  }
-  return verdict(arm, base, claim, holds, evidence);
+  const std::vector<double>&xa = arm.sorted.at(key), &xb = base.sorted.at(key);
+  const double reduction = *reduction_percent(arm, base, key) / 100;
+  std::string evidence = arm.name + " " + median_text(xa, fmt) + " vs " + base.name + " " + median_text(xb, fmt) + ", " +
+                         format_percent(std::abs(100 * reduction), 1) + (reduction >= 0 ? " lower" : " higher") +
+                         " (margin " + format_percent(100 * o.resource_margin, 0) + ")";
+  if (key == "peak_memory_bytes")
+    if (const std::string a = tensor_sizes_text(arm), b = tensor_sizes_text(base); !a.empty() && !b.empty())
+      evidence += "; " + a + " vs " + b;
+  if (arm.concurrent_runs > 1 || base.concurrent_runs > 1)
+    evidence += "; measured with up to " + std::to_string(std::max(arm.concurrent_runs, base.concurrent_runs)) +
+                " runs sharing the machine";
+  const bool several = xa.size() > 1 && xb.size() > 1;
+  const Covers covers = several ? Covers::kMeasuredRuns : Covers::kOneMeasuredRun;
+  if (reduction <= o.resource_margin) return verdict(arm, base, claim, false, evidence, covers);
+  if (!several) return verdict(arm, base, claim, true, evidence + "; one run per arm, so no run-to-run spread", covers);
+  const bool apart = xa.back() < xb.front();
+  double ways = 1;  // C(n_arm + n_base, n_arm)
+  for (size_t i = 1; i <= xa.size(); ++i) ways = ways * static_cast<double>(xb.size() + i) / static_cast<double>(i);
+  evidence += apart ? "; every " + arm.name + " run below every " + base.name + " run (" + fmt(xa.back()) + " < " +
+                          fmt(xb.front()) + "; by chance 1 in " + format_count(std::llround(ways)) + ")"
+                    : "; the runs overlap (" + arm.name + " up to " + fmt(xa.back()) + ", " + base.name + " from " +
+                          fmt(xb.front()) + "): within the run-to-run spread";
+  return verdict(arm, base, claim, apart ? std::optional<bool>(true) : std::nullopt, evidence, covers);
 }
 
 // Smaller generalization gap: per shared seed gap(arm) − gap(baseline). The gap is a figure of each run
@@ -501,7 +551,7 @@ const std::vector<std::string> kReducedKeys = {"trainable_params", "peak_memory_
 json arm_json(const Arm& arm, const Arm& base) {
   json seeds = json::array(), metrics = json::object(), reductions = json::object();
   for (const RunRecord* r : arm.runs) seeds.push_back(r->info.seed);
-  for (const auto& kv : arm.stats) metrics[kv.first] = stat_json(kv.second);
+  for (const auto& kv : arm.stats) metrics[kv.first] = stat_json(arm, kv.first);
   for (const std::string& key : kReducedKeys) {
     const auto r = reduction_percent(arm, base, key);
     reductions[key] = r ? json(*r) : json(nullptr);
@@ -509,7 +559,7 @@ json arm_json(const Arm& arm, const Arm& base) {
   return {{"arm", arm.name},         {"method", arm.method},
           {"model", common(arm.runs, &RunRecord::model)},
           {"device", arm.device},    {"memory_source", arm.memory_source},
-          {"seeds", seeds},          {"n_runs", arm.runs.size()},
+          {"seeds", seeds},          {"n_runs", arm.runs.size()}, {"concurrent_runs", arm.concurrent_runs},
           {"metrics", metrics},      {"reduction_percent", reductions}};
 }
 
@@ -932,12 +982,12 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
   j["baseline"] = base.name;
   j["options"] = {{"bootstrap_resamples", options.bootstrap_resamples}, {"bootstrap_seed", options.bootstrap_seed},
                   {"confidence", options.confidence}, {"alpha", options.alpha},
-                  {"equivalence_margin", options.equivalence_margin}};
+                  {"equivalence_margin", options.equivalence_margin}, {"resource_margin", options.resource_margin}};
   j["runs"] = json::array();
   for (const RunRecord& r : records)
     j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir},
                          {"learning_rate", r.learning_rate}, {"selection_set", r.selection_set},
-                         {"machine", r.machine}});
+                         {"machine", r.machine}, {"concurrent_runs", r.concurrent_runs}});
   if (!sweeps.empty()) j["sweeps"] = sweeps;
   j["arms"] = json::array();
   for (const Arm& a : arms) j["arms"].push_back(arm_json(a, base));
@@ -967,8 +1017,8 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
     j["verdicts"].push_back(parameters_verdict(arm, base));
     j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], accuracy, options));
     j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], accuracy, options));
-    j["verdicts"].push_back(lower_than_baseline(arm, base, "memory reduced", "peak_memory_bytes", bytes));
-    j["verdicts"].push_back(lower_than_baseline(arm, base, "faster", "train_runtime_s", duration));
+    j["verdicts"].push_back(resource_verdict(arm, base, "memory reduced", "peak_memory_bytes", bytes, options));
+    j["verdicts"].push_back(resource_verdict(arm, base, "faster", "train_runtime_s", duration, options));
     j["verdicts"].push_back(gap_verdict(arm, base, options));
   }
   const json robustness = robustness_section(arms, cache, options, j["verdicts"]);

@@ -32,10 +32,12 @@
 //     alpha (does not hold), else undecided; below 3 seeds undecided.
 //   A learning-rate sweep (an arm's runs at several learning rates) keeps the rate whose final model
 //     scored best on the validation set (mean over seeds); without a validation set it is an error.
-//   memory reduced / faster: the arm's mean is below the baseline's; with >= 2 seeds in both arms the
-//     difference must also exceed sqrt(s_arm² + s_base²), else it is within run-to-run noise and the
-//     claim fails. Null when the two arms ran on different devices (or measured memory differently),
-//     since the numbers would not be comparable.
+//   memory reduced / faster: the arm's median over seeds is below the baseline's by more than
+//     resource_margin (5%) of it and, with >= 2 runs each, every arm run is below every baseline run
+//     (the run-to-run spread; 1 chance in 20 for 3 vs 3 runs of one distribution); past the margin
+//     but overlapping: undecided; within the margin: does not hold. One run each: the margin alone,
+//     "for this one training run". Null when the two arms ran on different devices, measured memory
+//     differently, or (time) ran with different numbers of runs sharing the machine.
 // An arm of the baseline's own method (an lr sweep, pretrained vs random init) gets only the
 // accuracy verdict: the other claims are about what changing the method costs and gains.
 #pragma once
@@ -59,6 +61,7 @@ struct ComparisonOptions {
   double confidence = 0.95;
   double alpha = 0.05;  // McNemar significance level for "equal within noise"; TOST level
   double equivalence_margin = 0.01;  // TOST margin on acc(arm) − acc(base), as a fraction (0.01 = 1 pp)
+  double resource_margin = 0.05;  // "memory reduced" / "faster" need the median lower by more than this fraction
 };
 
 // Every results.json below `root` (recursively), with arm and seed read from it, ordered by
@@ -67,15 +70,18 @@ struct ComparisonOptions {
 std::vector<RunInfo> discover_runs(const std::string& root);
 
 // The comparison.json document:
-//   baseline, options (bootstrap_resamples, bootstrap_seed, confidence, alpha),
-//   runs: [{arm, seed, method, dir}],
-//   arms (baseline first): [{arm, method, model, device, memory_source, seeds, n_runs,
+//   baseline, options (bootstrap_resamples, bootstrap_seed, confidence, alpha, equivalence_margin,
+//     resource_margin),
+//   runs: [{arm, seed, method, dir, learning_rate, selection_set, machine, concurrent_runs}],
+//   arms (baseline first): [{arm, method, model, device, memory_source, seeds, n_runs, concurrent_runs
+//     (the most runs that shared the machine with one of its runs),
 //     metrics: {trainable_params, total_params, trainable_percent, peak_memory_bytes,
-//               train_runtime_s, checkpoint_bytes, accuracy, f1, eval_loss, train_loss,
-//               generalization_gap} each {mean, n, std (only when n > 1)} or null when not
+//               train_runtime_s, checkpoint_bytes, parameter_bytes, gradient_bytes,
+//               optimizer_state_bytes, accuracy, f1, eval_loss, train_loss, generalization_gap}
+//               each {mean, n, median, min, max, std (only when n > 1)} or null when not
 //               measured in every run,
 //     reduction_percent: {trainable_params, peak_memory_bytes, train_runtime_s,
-//                         checkpoint_bytes} vs the baseline, null when not comparable}],
+//                         checkpoint_bytes} vs the baseline (on medians), null when not comparable}],
 //   pairs: [{arm, baseline, seed, n, mcnemar {b: arm right & baseline wrong, c: the reverse,
 //            p_value}, bootstrap {diff = acc(arm) − acc(baseline), lo, hi, ...},
 //            equivalence {lo, hi, confidence (1 − 2·alpha), inside}}]

@@ -223,11 +223,55 @@ void render_over_seeds(std::ostringstream& out, const json& c) {
   out << "\nIntervals: " << kIntervalMethods << "\n";
 }
 
+// "median (lowest–highest)" of a metric object over seeds; the value alone for one run.
+std::string median_cell(const json& metric, const Formatter& fmt) {
+  if (metric.is_null()) return kNone;
+  if (metric["n"].get<int>() == 1) return fmt(metric["mean"].get<double>());
+  return fmt(metric["median"].get<double>()) + " (" + fmt(metric["min"].get<double>()) + "–" + fmt(metric["max"].get<double>()) + ")";
+}
+
+// Peak memory and time per arm (medians and ranges), the tensor sizes behind memory, runs that shared
+// the machine.
+void render_resources(std::ostringstream& out, const json& c) {
+  const Formatter bytes = [](double v) { return format_bytes(v); };
+  const Formatter duration = [](double v) { return format_duration(v); };
+  const std::string base = c["baseline"];
+  out << "\n## Resources\n\n";
+  header(out, {"Arm", "Peak memory", "Memory reduction", "Training time", "Time reduction", "Checkpoint",
+               "Checkpoint reduction"});
+  bool shared = false, sizes = false;
+  for (const json& a : c["arms"]) {
+    const json& m = a["metrics"];
+    const bool is_base = a["arm"] == base;
+    const int concurrent = a.value("concurrent_runs", 1);
+    shared = shared || concurrent > 1;
+    sizes = sizes || (m.contains("parameter_bytes") && !m["parameter_bytes"].is_null());
+    const std::string mark = concurrent > 1 ? " †" : "";
+    row(out, {a["arm"].get<std::string>() + mark, median_cell(m["peak_memory_bytes"], bytes), reduction_cell(a, "peak_memory_bytes", is_base),
+              median_cell(m["train_runtime_s"], duration), reduction_cell(a, "train_runtime_s", is_base),
+              cell(m["checkpoint_bytes"], bytes), reduction_cell(a, "checkpoint_bytes", is_base)});
+  }
+  if (shared)
+    out << "\n† Trained while other runs shared the machine (finetune compare --parallel N: up to N at once); its times "
+        << "and memory are not those of a machine to itself.\n";
+  if (!sizes) return;
+  out << "\nWhat the method sets in memory, apart from activations (per run):\n\n";
+  header(out, {"Arm", "Weights", "Gradients", "AdamW state", "Sum", "Peak memory"});
+  for (const json& a : c["arms"]) {
+    const json& m = a["metrics"];
+    auto size = [&](const char* k) { return m.contains(k) && !m[k].is_null() ? m[k]["mean"].get<double>() : -1.0; };
+    const double w = size("parameter_bytes"), g = size("gradient_bytes"), s = size("optimizer_state_bytes");
+    if (w < 0 || g < 0 || s < 0) {
+      row(out, {a["arm"], kNone, kNone, kNone, kNone, median_cell(m["peak_memory_bytes"], bytes)});
+      continue;
+    }
+    row(out, {a["arm"], format_bytes(w), format_bytes(g), format_bytes(s), format_bytes(w + g + s), median_cell(m["peak_memory_bytes"], bytes)});
+  }
+}
+
 std::string render_markdown(const json& c) {
   const Formatter count = [](double v) { return format_count(std::llround(v)); };
   const Formatter pct = [](double v) { return format_percent(v, 2); };
-  const Formatter bytes = [](double v) { return format_bytes(v); };
-  const Formatter duration = [](double v) { return format_duration(v); };
   const Formatter fraction = [](double v) { return format_percent(100 * v, 2); };
   const Formatter loss = [](double v) { return format_fixed(v, 4); };
   const std::string base = c["baseline"];
@@ -248,16 +292,7 @@ std::string render_markdown(const json& c) {
               cell(m["trainable_percent"], pct), reduction_cell(a, "trainable_params", a["arm"] == base)});
   }
 
-  out << "\n## Resources\n\n";
-  header(out, {"Arm", "Peak memory", "Memory reduction", "Training time", "Time reduction", "Checkpoint",
-               "Checkpoint reduction"});
-  for (const json& a : c["arms"]) {
-    const json& m = a["metrics"];
-    const bool is_base = a["arm"] == base;
-    row(out, {a["arm"], cell(m["peak_memory_bytes"], bytes), reduction_cell(a, "peak_memory_bytes", is_base),
-              cell(m["train_runtime_s"], duration), reduction_cell(a, "train_runtime_s", is_base),
-              cell(m["checkpoint_bytes"], bytes), reduction_cell(a, "checkpoint_bytes", is_base)});
-  }
+  render_resources(out, c);
   std::set<std::string> sources;
   for (const json& a : c["arms"]) sources.insert(a["memory_source"].get<std::string>());
   out << "\nPeak memory is the";
@@ -268,7 +303,9 @@ std::string render_markdown(const json& c) {
       out << (a["arm"] == base ? " " : ", ") << memory_source_text(a["memory_source"]) << " for "
           << a["arm"].get<std::string>();
   }
-  out << ". A reduction shows — when the two arms ran on different devices or measured memory differently.\n";
+  out << ". Memory and time are medians over seeds with their range (lowest–highest run); reductions compare "
+      << "medians, and show — when the two arms ran on different devices, measured memory differently, or (time) "
+      << "ran with different numbers of runs sharing the machine.\n";
   std::set<std::string> machines;  // what every timing above ran on (finetune env tells the same)
   for (const json& r : c["runs"])
     if (!r.value("machine", std::string()).empty()) machines.insert(r["machine"].get<std::string>());
@@ -338,8 +375,10 @@ std::string render_markdown(const json& c) {
       << format_points(o["equivalence_margin"].get<double>()) << " pp (TOST) when the "
       << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "% interval lies inside the margin. A smaller "
       << "generalization gap holds when the interval of gap(arm) − gap(baseline) lies below 0 (with one seed: when "
-      << "the arm's gap is lower), does not hold above 0. Memory and time hold when the arm's mean is lower, by more "
-      << "than sqrt(std_arm² + std_baseline²) when both arms have two or more seeds.";
+      << "the arm's gap is lower), does not hold above 0. Memory and time hold when the arm's median is lower by more "
+      << "than " << format_percent(100 * o.value("resource_margin", 0.05), 0) << " of the baseline's and, with two or more "
+      << "runs per arm, every run of the arm is below every run of the baseline (the run-to-run spread); past the margin "
+      << "but overlapping they are undecided, within it they do not hold.";
   if (c.contains("robustness"))
     out << " Degrades less under a perturbation holds when the interval of drop(arm) − drop(baseline) lies entirely "
         << "below 0, does not hold when entirely above 0, and is undecided otherwise.";

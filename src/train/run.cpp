@@ -31,7 +31,7 @@ const char* const kRunKeys[] = {"arm", "model_name_or_path", "random_init", "met
                                 "lora_dropout", "lora_target_modules", "tokenizer_name", "train_file", "eval_file",
                                 "text_column", "label_column", "id_column", "label_names", "data_format",
                                 "on_bad_row", "max_train_samples", "max_eval_samples", "adapter",
-                                "resume_from_checkpoint", "validation_split", "validation_file"};
+                                "resume_from_checkpoint", "validation_split", "validation_file", "concurrent_runs"};
 
 std::vector<std::string> split_commas(const nlohmann::json& v) {
   if (v.is_array()) return v.get<std::vector<std::string>>();
@@ -40,6 +40,18 @@ std::vector<std::string> split_commas(const nlohmann::json& v) {
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
+}
+
+// What the weights, their gradients and AdamW's two moments (each the parameter's shape and type)
+// occupy: the part of training memory that the method sets, apart from activations.
+nlohmann::json tensor_bytes(model::TransformerImpl& model) {
+  int64_t weights = 0, trainable = 0;
+  for (const auto& p : model.parameters()) {
+    const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+    weights += bytes;
+    if (p.requires_grad()) trainable += bytes;
+  }
+  return {{"parameter_bytes", weights}, {"gradient_bytes", trainable}, {"optimizer_state_bytes", 2 * trainable}};
 }
 
 Examples tokenize(const data::Dataset& ds, const text::Tokenizer& tok, int64_t max_length) {
@@ -178,7 +190,10 @@ RunSpec RunSpec::from_json(const nlohmann::json& j, const std::string& source) {
         s.data.skip_bad_rows = policy == "skip";
       } else if (k == "max_train_samples") s.max_train_samples = v.get<int64_t>();
       else if (k == "max_eval_samples") s.max_eval_samples = v.get<int64_t>();
-      else if (k == "resume_from_checkpoint") s.resume_from_checkpoint = v.is_boolean() ? (v.get<bool>() ? "latest" : "") : v.get<std::string>();
+      else if (k == "concurrent_runs") {
+        s.concurrent_runs = v.get<int>();
+        if (s.concurrent_runs < 1) throw Error(source + ": concurrent_runs must be at least 1");
+      } else if (k == "resume_from_checkpoint") s.resume_from_checkpoint = v.is_boolean() ? (v.get<bool>() ? "latest" : "") : v.get<std::string>();
     } catch (const nlohmann::json::exception& e) {
       throw Error(source + ": '" + k + "' has the wrong type (" + e.what() + ")");
     }
@@ -212,6 +227,7 @@ nlohmann::json RunSpec::to_json() const {
   j["on_bad_row"] = data.skip_bad_rows ? "skip" : "error";
   j["max_train_samples"] = max_train_samples;
   j["max_eval_samples"] = max_eval_samples;
+  j["concurrent_runs"] = concurrent_runs;
   return j;
 }
 
@@ -384,10 +400,10 @@ nlohmann::json run_training(const RunSpec& spec) {
                  {"examples", train_ex.size()}, {"stopped_early", out.stopped_early}}},
       // train's samples and samples/s are the ranks' sums; each rank's figures and memory are here.
       {"distributed", ranks},
-      {"memory", {{"peak_rss_bytes", peak_rss}, {"cuda_peak_allocated_bytes", cuda_peak_allocated_bytes()},
-                  {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
+      {"memory", tensor_bytes(*model)},
       {"checkpoint", {{"path", args.output_dir}, {"bytes", checkpoint_bytes}}},
-      {"environment", {{"device", device}, {"threads", num_threads()}, {"precision", precision},
+      {"environment", {{"device", device}, {"threads", num_threads()}, {"concurrent_runs", spec.concurrent_runs},
+                       {"precision", precision},
                        {"torch_version", torch_version()}, {"machine", machine}, {"machine_summary", machine_summary(machine)}}}};
   // Where every figure comes from: "eval" is always the test set; "validation" the selection set when there is one.
   const std::string selection_set = val_ds ? "validation" : test_ds ? "test" : "";
@@ -403,6 +419,9 @@ nlohmann::json run_training(const RunSpec& spec) {
     results["generalization_gap"] = out.final_eval.loss - out.final_train_loss;
     results["generalization_gap_set"] = selection_set;
   }
+  results["memory"]["peak_rss_bytes"] = peak_rss;
+  results["memory"]["cuda_peak_allocated_bytes"] = cuda_peak_allocated_bytes();
+  results["memory"]["cuda_peak_reserved_bytes"] = cuda_peak_reserved_bytes();
   if (test_eval && val_ds) results["eval"] = {{"final", metrics_json(*test_eval)}, {"runtime_s", test_eval->runtime_s}};
   if (test_eval) write_predictions(join_path(args.output_dir, "predictions.tsv"), test_ex, *test_eval, test_ds->label_names);
   write_json_atomic(join_path(args.output_dir, "run_config.json"), spec.to_json());
