@@ -730,6 +730,62 @@ TEST(ReportDashboard, ChartsArePng1600x1000) {
   EXPECT_EQ(ft::read_json(ft::join_path(out, "comparison.json"))["baseline"], "full");
 }
 
+TEST(ReportComparison, EachArmsAccuracyAndF1HaveIntervalsOverSeeds) {
+  // Three seeds wrong on the first 100, 120 and 80 of the same 1000 alternating labels: accuracy and
+  // F1 (class 1: tp 450, 440, 460 of 500, fp = fn = half the mistakes) are 0.90, 0.88, 0.92.
+  TempDir tmp("report");
+  std::vector<FakeRun> runs;
+  const int64_t wrong[] = {100, 120, 80};
+  for (int s = 0; s < 3; ++s) {
+    FakeRun f = full_run(), l = lora_run();
+    f.seed = l.seed = s;
+    f.wrong = {0, wrong[s]};
+    runs.push_back(f);
+    runs.push_back(l);
+  }
+  const json c = build_comparison(write_runs(tmp, runs));
+  const json& iv = arm_of(c, "full")["intervals"];
+  for (const char* k : {"accuracy", "f1"}) {
+    EXPECT_NEAR(iv[k]["diff"].get<double>(), 0.90, 1e-12) << k;
+    EXPECT_EQ(iv[k]["seeds"], 3) << k;
+    EXPECT_NEAR(iv[k]["se_seed"].get<double>(), 0.02 / std::sqrt(3.0), 1e-12) << k;  // sd 0.02 over √3
+    EXPECT_LT(iv[k]["lo"].get<double>(), 0.88) << k;
+    EXPECT_GT(iv[k]["hi"].get<double>(), 0.92) << k;
+  }
+  int listed = 0;
+  for (const json& r : c["runs"])
+    if (r["arm"] == "full") {
+      EXPECT_NEAR(r["accuracy"].get<double>(), 1 - wrong[listed++] / 1000.0, 1e-12);
+    }
+  EXPECT_EQ(listed, 3);
+  // No predictions, no interval (the dashboard falls back to ± std).
+  TempDir tmp2("report");
+  FakeRun bare = lora_run();
+  bare.predictions = false;
+  EXPECT_FALSE(arm_of(build_comparison(write_runs(tmp2, {full_run(), bare})), "lora").contains("intervals"));
+}
+
+TEST(ReportDashboard, SeveralSeedsDrawBandsIntervalsAndSeedPoints) {
+  if (!have_gnuplot()) GTEST_SKIP() << "gnuplot not on PATH";
+  TempDir tmp("report");
+  std::vector<FakeRun> runs;
+  for (int s = 0; s < 3; ++s) {
+    FakeRun f = full_run(), l = lora_run();
+    f.seed = l.seed = s;
+    f.train_loss += 0.01 * s;  // curves that differ from seed to seed: a band
+    f.wrong = {0, 90 + 10 * s};
+    runs.push_back(f);
+    runs.push_back(l);
+  }
+  const std::string out = tmp / "out";
+  write_comparison_outputs(out, write_runs(tmp, runs));
+  for (const char* name : {"dashboard.png", "tradeoff.png"}) {
+    const PngSize size = png_size(ft::join_path(out, name));
+    EXPECT_EQ(size.width, static_cast<uint32_t>(kChartWidthPx)) << name;
+    EXPECT_EQ(size.height, static_cast<uint32_t>(kChartHeightPx)) << name;
+  }
+}
+
 TEST(ReportDashboard, MissingGnuplotIsAClearErrorAfterTheTextOutputs) {
   TempDir tmp("report");
   const std::vector<RunInfo> runs = write_runs(tmp, {full_run(), lora_run()});

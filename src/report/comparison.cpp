@@ -16,6 +16,7 @@
 #include "report/format.h"
 #include "report/markdown.h"
 #include "report/stats.h"
+#include "train/metrics.h"
 
 namespace ft::report {
 namespace {
@@ -343,6 +344,11 @@ std::string interval_text(const RunsEstimate& e, double confidence, const std::f
   return s;
 }
 
+const Predictions& cached(std::map<std::string, Predictions>& cache, const std::string& path) {
+  if (!cache.count(path)) cache[path] = read_predictions(path);
+  return cache[path];
+}
+
 // All the runs scored the same examples in the same order (ids and labels agree).
 bool same_examples(const std::vector<const Predictions*>& files) {
   for (const Predictions* f : files)
@@ -545,6 +551,39 @@ json equivalence_verdict(const Arm& arm, const Arm& base, const json& pairs, con
   return verdict(arm, base, claim, inside, joined(parts), covers_of(*est));
 }
 
+// Accuracy and F1 of one arm, means over its seeds with their intervals (the dashboard's error bars);
+// nullopt when a run has no predictions.tsv.
+std::optional<std::vector<RunsEstimate>> arm_quality(const Arm& arm, std::map<std::string, Predictions>& cache,
+                                                     const ComparisonOptions& o) {
+  std::vector<const Predictions*> files;
+  for (const RunRecord* r : arm.runs) {
+    const std::string path = join_path(r->info.dir, kPredictionsFile);
+    if (!file_exists(path)) return std::nullopt;
+    files.push_back(&cached(cache, path));
+  }
+  int64_t labels = 2;
+  for (const Predictions* f : files)
+    for (size_t i = 0; i < f->labels.size(); ++i) labels = std::max({labels, f->labels[i] + 1, f->preds[i] + 1});
+  std::vector<size_t> sizes;
+  for (const Predictions* f : files) sizes.push_back(f->labels.size());
+  std::vector<int64_t> y, p;
+  const RunStatistic quality = [&](size_t s, const std::vector<size_t>* sample, double* out) {
+    const Predictions& f = *files[s];
+    if (sample) {
+      y.clear();
+      p.clear();
+      for (size_t i : *sample) {
+        y.push_back(f.labels[i]);
+        p.push_back(f.preds[i]);
+      }
+    }
+    const train::ClassificationMetrics m = train::classification_metrics(sample ? y : f.labels, sample ? p : f.preds, static_cast<int>(labels));
+    out[0] = m.accuracy;
+    out[1] = m.f1;
+  };
+  return two_level_bootstrap(sizes, same_examples(files), 2, quality, o.bootstrap_resamples, o.bootstrap_seed);
+}
+
 const std::vector<std::string> kReducedKeys = {"trainable_params", "peak_memory_bytes", "train_runtime_s",
                                                "checkpoint_bytes"};
 
@@ -615,10 +654,6 @@ std::optional<RobustnessRun> read_robustness(const RunRecord& run) {
   return r;
 }
 
-const Predictions& cached(std::map<std::string, Predictions>& cache, const std::string& path) {
-  if (!cache.count(path)) cache[path] = read_predictions(path);
-  return cache[path];
-}
 
 // Arm vs baseline under one perturbation over their shared seeds: the pair's JSON and its verdict.
 std::pair<json, json> robustness_pair(const Arm& arm, const Arm& base, const std::string& perturbation, int64_t pseed,
@@ -987,12 +1022,18 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
   for (const RunRecord& r : records)
     j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir},
                          {"learning_rate", r.learning_rate}, {"selection_set", r.selection_set},
-                         {"machine", r.machine}, {"concurrent_runs", r.concurrent_runs}});
+                         {"machine", r.machine}, {"concurrent_runs", r.concurrent_runs},
+                         {"accuracy", *r.values.at("accuracy")}, {"f1", *r.values.at("f1")}});
   if (!sweeps.empty()) j["sweeps"] = sweeps;
-  j["arms"] = json::array();
-  for (const Arm& a : arms) j["arms"].push_back(arm_json(a, base));
-
   std::map<std::string, Predictions> cache;
+  j["arms"] = json::array();
+  for (const Arm& a : arms) {
+    json aj = arm_json(a, base);
+    if (const auto q = arm_quality(a, cache, options))
+      aj["intervals"] = {{"accuracy", interval_json((*q)[0], options.confidence)}, {"f1", interval_json((*q)[1], options.confidence)}};
+    j["arms"].push_back(aj);
+  }
+
   j["pairs"] = json::array();
   j["accuracy_over_seeds"] = json::array();
   j["verdicts"] = json::array();

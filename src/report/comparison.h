@@ -72,7 +72,7 @@ std::vector<RunInfo> discover_runs(const std::string& root);
 // The comparison.json document:
 //   baseline, options (bootstrap_resamples, bootstrap_seed, confidence, alpha, equivalence_margin,
 //     resource_margin),
-//   runs: [{arm, seed, method, dir, learning_rate, selection_set, machine, concurrent_runs}],
+//   runs: [{arm, seed, method, dir, learning_rate, selection_set, machine, concurrent_runs, accuracy, f1}],
 //   arms (baseline first): [{arm, method, model, device, memory_source, seeds, n_runs, concurrent_runs
 //     (the most runs that shared the machine with one of its runs),
 //     metrics: {trainable_params, total_params, trainable_percent, peak_memory_bytes,
@@ -80,6 +80,8 @@ std::vector<RunInfo> discover_runs(const std::string& root);
 //               optimizer_state_bytes, accuracy, f1, eval_loss, train_loss, generalization_gap}
 //               each {mean, n, median, min, max, std (only when n > 1)} or null when not
 //               measured in every run,
+//     intervals (when every run has predictions): {accuracy, f1}, interval objects (below) of the
+//       arm's mean over its seeds,
 //     reduction_percent: {trainable_params, peak_memory_bytes, train_runtime_s,
 //                         checkpoint_bytes} vs the baseline (on medians), null when not comparable}],
 //   pairs: [{arm, baseline, seed, n, mcnemar {b: arm right & baseline wrong, c: the reverse,
