@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -51,6 +52,15 @@ TEST(Compare, StudyArmsEndToEndWithConsistentFigures) {
   EXPECT_EQ(lora["parameters"]["trainable"].get<int64_t>(), lora_tensors + (32 * 32 + 32) + (2 * 32 + 2));
   EXPECT_EQ(lora["parameters"]["adapter"].get<int64_t>(), lora_tensors);
   EXPECT_EQ(full["parameters"]["trainable"], full["parameters"]["total"]);
+  // fp32 on CPU: 4 bytes a weight; gradients for the trainable ones, AdamW two moments each.
+  for (const auto* r : {&full, &lora}) {
+    const auto& p = (*r)["parameters"];
+    const int64_t all = p["total"].get<int64_t>() + p["adapter"].get<int64_t>(), trainable = p["trainable"];
+    EXPECT_EQ((*r)["memory"]["parameter_bytes"], 4 * all);
+    EXPECT_EQ((*r)["memory"]["gradient_bytes"], 4 * trainable);
+    EXPECT_EQ((*r)["memory"]["optimizer_state_bytes"], 8 * trainable);
+    EXPECT_EQ((*r)["environment"]["concurrent_runs"], 1) << "one run at a time";
+  }
 
   // Reductions in comparison.json follow from the per-arm figures.
   const auto c = ft::read_json(out + "/comparison.json");
@@ -308,10 +318,9 @@ TEST(Compare, ValidationSplitLearningRateSweepAndPerturbationsEndToEnd) {
   EXPECT_EQ(report.find("the test set chose"), std::string::npos);
   // Every verdict of comparison.json is printed, with the same word.
   for (const auto& v : c["verdicts"]) {
-    const std::string word = v["holds"].is_null() ? "undecided" : v["holds"].get<bool>() ? "holds" : "does not hold";
     const std::string line = v["arm"].get<std::string>() + " vs " + v["baseline"].get<std::string>() + ": " +
-                             v["claim"].get<std::string>() + ": " + word + " — ";
-    EXPECT_NE(log.find(line), std::string::npos) << line;
+                             v["claim"].get<std::string>() + ": " + v["status"].get<std::string>() + " — ";
+    EXPECT_NE(log.find(line), std::string::npos) << line << "\n" << log;
   }
   EXPECT_GT(ft::read_file(out + "/robustness.png").size(), 1000u);
 
@@ -342,6 +351,10 @@ TEST(Compare, ParallelRunsAndEmittedJobsGiveTheSequentialFigures) {
   ASSERT_EQ(sh(ft + "compare" + cfg + " --parallel 2 --output-dir " + (dir / "par")), 0) << ft::read_file(log);
   EXPECT_TRUE(ft::file_exists(dir / "par/full/train.log"));
   EXPECT_TRUE(ft::file_exists(dir / "par/lora/train.log"));
+  // Runs that shared the machine say so, and the report marks them.
+  EXPECT_EQ(ft::read_json(dir / "par/lora/results.json")["environment"]["concurrent_runs"], 2);
+  EXPECT_EQ(ft::read_json(dir / "seq/lora/results.json")["environment"]["concurrent_runs"], 1);
+  EXPECT_NE(ft::read_file(dir / "par/report.md").find("| lora † |"), std::string::npos) << ft::read_file(dir / "par/report.md");
 
   ASSERT_EQ(sh(ft + "compare" + cfg + " --output-dir " + (dir / "jobs_out") + " --emit-jobs " + (dir / "jobs")), 0) << ft::read_file(log);
   EXPECT_FALSE(ft::file_exists(dir / "jobs_out/full/results.json")) << "emitting trains nothing";
@@ -364,6 +377,90 @@ TEST(Compare, ParallelRunsAndEmittedJobsGiveTheSequentialFigures) {
     EXPECT_EQ(c["pairs"][0]["mcnemar"], seq["pairs"][0]["mcnemar"]) << other;
     EXPECT_EQ(c["pairs"][0]["bootstrap"], seq["pairs"][0]["bootstrap"]) << other;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Two seeds (so the verdicts' intervals are the two-level bootstrap's), a validation split, one
+// perturbation: every kind of verdict, on a tiny model.
+nlohmann::json replication_config(const std::string& model, int threads) {
+  return {{"seeds", {1, 2}},
+          {"common", {{"model_name_or_path", model}, {"random_init", true}, {"train_file", nsmc_path("ratings_train.txt")},
+                      {"eval_file", nsmc_path("ratings_test.txt")}, {"max_train_samples", 200}, {"validation_split", 0.2},
+                      {"max_eval_samples", 120}, {"num_train_epochs", 1}, {"threads", threads}}},
+          {"arms", {{{"arm", "full"}, {"method", "full"}, {"learning_rate", 1e-3}},
+                    {{"arm", "lora"}, {"method", "lora"}, {"learning_rate", 1e-2}}}},
+          {"robustness", {{"perturbations", {{{"name", "jamo"}, {"rate", 0.2}}}}}}};
+}
+
+// Runs `finetune compare` on the config into dir/out; returns comparison.json.
+nlohmann::json run_study(const TempDir& dir, const nlohmann::json& config, const std::string& out) {
+  const std::string cfg = dir / (out + ".json"), log = dir / (out + ".log");
+  ft::write_json_atomic(cfg, config);
+  const std::string cmd = std::string(FT_BINARY) + " compare --config " + cfg + " --output-dir " + (dir / out) + " > " + log + " 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << ft::read_file(log);
+  return ft::read_json(dir / (out + "/comparison.json"));
+}
+
+// Memory and time measure the machine (the thread count sets them by design), not the models.
+bool measures_the_machine(const nlohmann::json& verdict) {
+  return verdict["claim"] == "memory reduced" || verdict["claim"] == "faster";
+}
+
+// The same config, threads and device twice: the same weights, predictions, losses, intervals and
+// verdicts, to the bit.
+TEST(Compare, SameConfigThreadsAndDeviceGiveBitIdenticalModelsAndVerdicts) {
+  TempDir dir("compare_rerun");
+  const std::string model = ft::testing::tiny_klue_model(dir);
+  const nlohmann::json config = replication_config(model, 2);
+  const nlohmann::json a = run_study(dir, config, "a"), b = run_study(dir, config, "b");
+  for (const char* run : {"full/seed-1", "full/seed-2", "lora/seed-1", "lora/seed-2"}) {
+    const std::string ra = dir / (std::string("a/") + run), rb = dir / (std::string("b/") + run);
+    const char* weights = std::string(run).rfind("full", 0) == 0 ? "model.safetensors" : "adapter_model.safetensors";
+    EXPECT_EQ(ft::read_file(ra + "/" + weights), ft::read_file(rb + "/" + weights)) << run;
+    EXPECT_EQ(ft::read_file(ra + "/predictions.tsv"), ft::read_file(rb + "/predictions.tsv")) << run;
+    EXPECT_EQ(ft::read_json(ra + "/robustness/robustness.json")["results"], ft::read_json(rb + "/robustness/robustness.json")["results"])
+        << run;  // accuracy, loss and F1 on the clean and perturbed sets
+    const auto la = ft::read_json(ra + "/results.json"), lb = ft::read_json(rb + "/results.json");
+    EXPECT_EQ(la["eval"]["final"]["loss"], lb["eval"]["final"]["loss"]) << run;
+    EXPECT_EQ(la["train"]["final_loss"], lb["train"]["final_loss"]) << run;
+  }
+  EXPECT_EQ(a["pairs"], b["pairs"]);
+  EXPECT_EQ(a["accuracy_over_seeds"], b["accuracy_over_seeds"]);
+  EXPECT_EQ(a["robustness"]["pairs"], b["robustness"]["pairs"]);
+  EXPECT_EQ(a["calibration"], b["calibration"]);
+  ASSERT_EQ(a["verdicts"].size(), b["verdicts"].size());
+  for (size_t i = 0; i < a["verdicts"].size(); ++i) {
+    if (measures_the_machine(a["verdicts"][i])) continue;
+    EXPECT_EQ(a["verdicts"][i], b["verdicts"][i]);  // claim, holds, status, covers and every figure of the evidence
+  }
+}
+
+// A replication check: the same study with 1 and with 2 threads per run trains slightly different
+// models (other summation orders), and no verdict about the models may turn from holds to does not
+// hold or back; undecided on one side is allowed.
+TEST(Compare, NoVerdictFlipsBetweenThreadCounts) {
+  TempDir dir("compare_threads");
+  const std::string model = ft::testing::tiny_klue_model(dir);
+  const nlohmann::json one = run_study(dir, replication_config(model, 1), "one");
+  const nlohmann::json two = run_study(dir, replication_config(model, 2), "two");
+  ASSERT_EQ(one["verdicts"].size(), two["verdicts"].size());
+  int decided_both = 0;
+  for (size_t i = 0; i < one["verdicts"].size(); ++i) {
+    const auto &v1 = one["verdicts"][i], &v2 = two["verdicts"][i];
+    ASSERT_EQ(v1["claim"], v2["claim"]);
+    if (measures_the_machine(v1) || v1["holds"].is_null() || v2["holds"].is_null()) continue;
+    ++decided_both;
+    EXPECT_EQ(v1["holds"], v2["holds"]) << v1["claim"] << "\n1 thread: " << v1["evidence"] << "\n2 threads: " << v2["evidence"];
+  }
+  EXPECT_GE(decided_both, 3) << "the check compares decided verdicts (parameters, accuracy, calibration ...)";
+  int differ = 0;  // how far apart the thread counts put the models (summation order; 0 on some BLAS builds)
+  for (const char* run : {"full/seed-1", "full/seed-2", "lora/seed-1", "lora/seed-2"})
+    differ += ft::read_json(dir / (std::string("one/") + run + "/results.json"))["eval"]["final"]["loss"] !=
+              ft::read_json(dir / (std::string("two/") + run + "/results.json"))["eval"]["final"]["loss"];
+  std::printf("1 vs 2 threads: %d of 4 runs end at another test loss; %d verdicts decided in both\n", differ, decided_both);
 }
 
 }  // namespace

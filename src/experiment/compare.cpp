@@ -324,6 +324,8 @@ nlohmann::json run_compare(const CompareSpec& spec, const std::string& finetune_
   auto place = [&](nlohmann::json& config, size_t slot) {
     if (!spec.devices.empty()) config["device"] = spec.devices[slot];
     if (slots > 1 && config.value("threads", 0) == 0) config["threads"] = threads_each;
+    // Runs at once on one CPU share its cores and memory bandwidth: their times say so.
+    config["concurrent_runs"] = spec.devices.empty() ? slots : 1;
   };
   auto selected = [&](size_t i) { return spec.only == 0 || spec.only == i + 1; };
 

@@ -16,6 +16,7 @@
 #include "report/format.h"
 #include "report/markdown.h"
 #include "report/stats.h"
+#include "train/metrics.h"
 
 namespace ft::report {
 namespace {
@@ -69,6 +70,7 @@ struct RunRecord {
   RunInfo info;
   std::string method, model, device, memory_source, machine;
   std::map<std::string, std::optional<double>> values;
+  int concurrent_runs = 1;  // runs that shared the machine with it (compare --parallel N), itself included
   double learning_rate = 0;
   // Which set chose the checkpoint and gives the gap ("validation", or "test" as in the study), and
   // the run's final score there on its metric_for_best_model (what a learning-rate sweep compares).
@@ -99,6 +101,10 @@ RunRecord read_run(const RunInfo& info) {
   v["peak_memory_bytes"] = positive(optional_number(j, "/memory/" + r.memory_source, file));
   v["train_runtime_s"] = required_number(j, "/train/runtime_s", file);
   v["checkpoint_bytes"] = positive(optional_number(j, "/checkpoint/bytes", file));
+  // What sets memory apart from activations, in runs recorded since they were measured.
+  for (const char* k : {"parameter_bytes", "gradient_bytes", "optimizer_state_bytes"})
+    v[k] = positive(optional_number(j, std::string("/memory/") + k, file));
+  r.concurrent_runs = static_cast<int>(optional_number(j, "/environment/concurrent_runs", file).value_or(1));
   v["accuracy"] = required_number(j, "/eval/final/accuracy", file);
   v["f1"] = required_number(j, "/eval/final/f1", file);
   v["eval_loss"] = required_number(j, "/eval/final/loss", file);
@@ -205,6 +211,8 @@ struct Arm {
   std::string name, method, device, memory_source;
   std::vector<const RunRecord*> runs;  // ordered by seed
   std::map<std::string, std::optional<MeanStd>> stats;
+  std::map<std::string, std::vector<double>> sorted;  // each figure over the runs, ascending (when in every run)
+  int concurrent_runs = 1;  // the most runs that shared the machine with one of the arm's
 
   const RunRecord* run_for_seed(int64_t seed) const {
     for (const RunRecord* r : runs)
@@ -236,20 +244,26 @@ Arm summarize(const std::string& name, std::vector<const RunRecord*> runs) {
       if (const auto& v = r->values.at(kv.first)) xs.push_back(*v);
     // A mean over only some seeds would not be comparable with the other arm's: all or nothing.
     arm.stats[kv.first] = xs.size() == runs.size() ? std::optional<MeanStd>(mean_std(xs)) : std::nullopt;
+    std::sort(xs.begin(), xs.end());
+    if (xs.size() == runs.size()) arm.sorted[kv.first] = xs;
   }
+  for (const RunRecord* r : runs) arm.concurrent_runs = std::max(arm.concurrent_runs, r->concurrent_runs);
   return arm;
 }
 
-json stat_json(const std::optional<MeanStd>& s) {
+double median_sorted(const std::vector<double>& xs) {
+  const size_t n = xs.size();
+  return n % 2 ? xs[n / 2] : 0.5 * (xs[n / 2 - 1] + xs[n / 2]);
+}
+
+json stat_json(const Arm& arm, const std::string& key) {
+  const std::optional<MeanStd>& s = arm.stats.at(key);
   if (!s) return nullptr;
-  json j = {{"mean", s->mean}, {"n", s->n}};
+  const std::vector<double>& xs = arm.sorted.at(key);
+  json j = {{"mean", s->mean}, {"n", s->n}, {"median", median_sorted(xs)}, {"min", xs.front()}, {"max", xs.back()}};
   if (s->n > 1) j["std"] = s->std;
   return j;
 }
-
-bool several_seeds(const Arm& a, const Arm& b) { return a.runs.size() > 1 && b.runs.size() > 1; }
-
-double combined_std(const MeanStd& a, const MeanStd& b) { return std::sqrt(a.std * a.std + b.std * b.std); }
 
 // How a figure reads in evidence strings.
 using Formatter = std::function<std::string(double)>;
@@ -264,41 +278,151 @@ std::string incomparable(const Arm& arm, const Arm& base, const std::string& key
     return "trained on different devices (" + arm.device + " vs " + base.device + ")";
   if (key == "peak_memory_bytes" && arm.memory_source != base.memory_source)
     return "memory measured differently (" + arm.memory_source + " vs " + base.memory_source + ")";
+  if (key == "train_runtime_s" && arm.concurrent_runs != base.concurrent_runs)
+    return "timed with different numbers of runs sharing the machine (up to " + std::to_string(arm.concurrent_runs) +
+           " vs " + std::to_string(base.concurrent_runs) + " at once)";
   if (!arm.stat(key) || !base.stat(key)) return "not measured in every run";
   return "";
 }
 
+// On medians over seeds: one slow run (a busy machine) moves a mean, not a median.
 std::optional<double> reduction_percent(const Arm& arm, const Arm& base, const std::string& key) {
-  if (!incomparable(arm, base, key).empty() || base.stat(key)->mean == 0) return std::nullopt;
-  const double b = base.stat(key)->mean;
-  return 100.0 * (b - arm.stat(key)->mean) / b;
+  if (!incomparable(arm, base, key).empty()) return std::nullopt;
+  const double b = median_sorted(base.sorted.at(key));
+  if (b == 0) return std::nullopt;
+  return 100.0 * (b - median_sorted(arm.sorted.at(key))) / b;
 }
 
+// What the noise behind a verdict covers: nothing to cover (a count), the test sample of one training
+// run per arm, or training runs and test sample both.
+// Resource figures have no test sample: one measured run, or the spread of several.
+enum class Covers { kNothing, kOneRun, kRuns, kOneMeasuredRun, kMeasuredRuns };
+
+// "status" is the verdict in words: with one training run per arm a claim about noise cannot hold more
+// strongly than for that run, since another seed may train a different model.
 json verdict(const Arm& arm, const Arm& base, const std::string& claim, std::optional<bool> holds,
-             const std::string& evidence) {
-  return {{"arm", arm.name}, {"baseline", base.name}, {"claim", claim},
-          {"holds", holds ? json(*holds) : json(nullptr)}, {"evidence", evidence}};
+             const std::string& evidence, Covers covers = Covers::kNothing) {
+  const bool one = covers == Covers::kOneRun || covers == Covers::kOneMeasuredRun;
+  const std::string scope = one ? " for this one training run" : "";
+  json v = {{"arm", arm.name}, {"baseline", base.name}, {"claim", claim}, {"holds", holds ? json(*holds) : json(nullptr)},
+            {"status", holds ? (*holds ? "holds" : "does not hold") + scope : "undecided"}, {"evidence", evidence}};
+  if (covers == Covers::kOneRun) v["covers"] = "test examples of one training run per arm";
+  if (covers == Covers::kRuns) v["covers"] = "training runs (seeds) and test examples";
+  if (covers == Covers::kOneMeasuredRun) v["covers"] = "one measured run per arm";
+  if (covers == Covers::kMeasuredRuns) v["covers"] = "run-to-run spread over seeds";
+  return v;
 }
 
-// "memory reduced", "faster", "smaller generalization gap": lower is the claim.
-json lower_than_baseline(const Arm& arm, const Arm& base, const std::string& claim, const std::string& key,
-                         const Formatter& fmt) {
+Covers covers_of(const RunsEstimate& e) { return e.covers_training_runs() ? Covers::kRuns : Covers::kOneRun; }
+
+// An interval of comparison.json: the figure, its bounds and how they were found.
+json interval_json(const RunsEstimate& e, double confidence) {
+  const BootstrapCI ci = e.interval(confidence);
+  json j = {{"diff", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}, {"confidence", confidence}, {"resamples", ci.resamples},
+            {"seed", ci.seed}, {"seeds", e.seeds}};
+  if (e.covers_training_runs()) {
+    j["method"] = "two-level bootstrap (seeds, then examples), t interval";
+    j["se"] = e.se;
+    j["se_seed"] = e.se_seed;
+    j["df"] = std::isfinite(e.df) ? json(e.df) : json(nullptr);  // no spread at all: no finite df
+  } else {
+    j["method"] = "example bootstrap, percentile interval";
+  }
+  return j;
+}
+
+// "95% CI [lo, hi]" with the method: what covers what, said in the evidence.
+std::string interval_text(const RunsEstimate& e, double confidence, const std::function<std::string(double)>& fmt,
+                          const std::string& unit = "") {
+  const BootstrapCI ci = e.interval(confidence);
+  std::string s = format_fixed(100 * confidence, 0) + "% CI [" + fmt(ci.lo) + ", " + fmt(ci.hi) + "]" + unit;
+  if (e.covers_training_runs())
+    s += " over " + std::to_string(e.seeds) + " seeds (two-level bootstrap, t at " +
+         (std::isfinite(e.df) ? format_fixed(e.df, 1) : std::string("∞")) + " df)";
+  else
+    s += " (test examples of one training run)";
+  return s;
+}
+
+const Predictions& cached(std::map<std::string, Predictions>& cache, const std::string& path) {
+  if (!cache.count(path)) cache[path] = read_predictions(path);
+  return cache[path];
+}
+
+// All the runs scored the same examples in the same order (ids and labels agree).
+bool same_examples(const std::vector<const Predictions*>& files) {
+  for (const Predictions* f : files)
+    if (f->ids != files.front()->ids || f->labels != files.front()->labels) return false;
+  return true;
+}
+
+// "median 1m 43s (1m 41s–1m 45s over 3 runs)", or the one run's figure.
+std::string median_text(const std::vector<double>& xs, const Formatter& fmt) {
+  if (xs.size() == 1) return fmt(xs.front());
+  return "median " + fmt(median_sorted(xs)) + " (" + fmt(xs.front()) + "–" + fmt(xs.back()) + " over " +
+         std::to_string(xs.size()) + " runs)";
+}
+
+// Weights, gradients and AdamW state of a run, where recorded: what the method changes in memory.
+std::string tensor_sizes_text(const Arm& a) {
+  for (const char* k : {"parameter_bytes", "gradient_bytes", "optimizer_state_bytes"})
+    if (!a.stat(k)) return "";
+  return a.name + " weights " + format_bytes(a.stat("parameter_bytes")->mean) + ", gradients " +
+         format_bytes(a.stat("gradient_bytes")->mean) + ", AdamW state " + format_bytes(a.stat("optimizer_state_bytes")->mean);
+}
+
+// "memory reduced", "faster": the arm's median is lower than the baseline's by more than
+// o.resource_margin of it and, with two or more runs each, by more than the run-to-run spread: every
+// run of the arm below every run of the baseline (runs of one distribution fall so by chance
+// 1 time in C(n_arm + n_base, n_arm), 1 in 20 for 3 and 3). Past the margin but within the spread it
+// is undecided; within the margin it does not hold.
+json resource_verdict(const Arm& arm, const Arm& base, const std::string& claim, const std::string& key, const Formatter& fmt,
+                      const ComparisonOptions& o) {
   if (const std::string why = incomparable(arm, base, key); !why.empty())
     return verdict(arm, base, claim, std::nullopt, why);
-  const MeanStd a = *arm.stat(key), b = *base.stat(key);
-  std::string evidence = arm.name + " " + with_spread(a, fmt) + " vs " + base.name + " " + with_spread(b, fmt);
-  // Relative to |baseline| so a negative baseline (a gap can be < 0) still reads the right way round.
-  if (b.mean != 0) {
-    const double change = 100.0 * (b.mean - a.mean) / std::abs(b.mean);
-    evidence += ", " + format_percent(std::abs(change), 1) + (change >= 0 ? " lower" : " higher");
-  }
-  bool holds = a.mean < b.mean;
-  if (holds && several_seeds(arm, base)) {
-    const double noise = combined_std(a, b);
-    holds = b.mean - a.mean > noise;
-    evidence += "; difference " + fmt(b.mean - a.mean) + (holds ? " > " : " <= ") + "combined std " + fmt(noise);
-  }
-  return verdict(arm, base, claim, holds, evidence);
+  const std::vector<double>&xa = arm.sorted.at(key), &xb = base.sorted.at(key);
+  const double reduction = *reduction_percent(arm, base, key) / 100;
+  std::string evidence = arm.name + " " + median_text(xa, fmt) + " vs " + base.name + " " + median_text(xb, fmt) + ", " +
+                         format_percent(std::abs(100 * reduction), 1) + (reduction >= 0 ? " lower" : " higher") +
+                         " (margin " + format_percent(100 * o.resource_margin, 0) + ")";
+  if (key == "peak_memory_bytes")
+    if (const std::string a = tensor_sizes_text(arm), b = tensor_sizes_text(base); !a.empty() && !b.empty())
+      evidence += "; " + a + " vs " + b;
+  if (arm.concurrent_runs > 1 || base.concurrent_runs > 1)
+    evidence += "; measured with up to " + std::to_string(std::max(arm.concurrent_runs, base.concurrent_runs)) +
+                " runs sharing the machine";
+  const bool several = xa.size() > 1 && xb.size() > 1;
+  const Covers covers = several ? Covers::kMeasuredRuns : Covers::kOneMeasuredRun;
+  if (reduction <= o.resource_margin) return verdict(arm, base, claim, false, evidence, covers);
+  if (!several) return verdict(arm, base, claim, true, evidence + "; one run per arm, so no run-to-run spread", covers);
+  const bool apart = xa.back() < xb.front();
+  double ways = 1;  // C(n_arm + n_base, n_arm)
+  for (size_t i = 1; i <= xa.size(); ++i) ways = ways * static_cast<double>(xb.size() + i) / static_cast<double>(i);
+  evidence += apart ? "; every " + arm.name + " run below every " + base.name + " run (" + fmt(xa.back()) + " < " +
+                          fmt(xb.front()) + "; by chance 1 in " + format_count(std::llround(ways)) + ")"
+                    : "; the runs overlap (" + arm.name + " up to " + fmt(xa.back()) + ", " + base.name + " from " +
+                          fmt(xb.front()) + "): within the run-to-run spread";
+  return verdict(arm, base, claim, apart ? std::optional<bool>(true) : std::nullopt, evidence, covers);
+}
+
+// Smaller generalization gap: per shared seed gap(arm) − gap(baseline). The gap is a figure of each run
+// (its selection set's loss − train loss) with no per-example values, so over seeds the interval is
+// the seeds' alone; one seed gives the sign for that run only.
+json gap_verdict(const Arm& arm, const Arm& base, const ComparisonOptions& o) {
+  const std::string claim = "smaller generalization gap", key = "generalization_gap";
+  const Formatter fmt = [](double v) { return format_fixed(v, 4); };
+  std::vector<std::vector<double>> diffs;
+  for (const RunRecord* r : arm.runs)
+    if (const RunRecord* b = base.run_for_seed(r->info.seed)) diffs.push_back({*r->values.at(key) - *b->values.at(key)});
+  std::string evidence = arm.name + " " + with_spread(*arm.stat(key), fmt) + " vs " + base.name + " " + with_spread(*base.stat(key), fmt);
+  if (diffs.empty()) return verdict(arm, base, claim, std::nullopt, evidence + "; no seed ran in both arms");
+  const RunsEstimate est = two_level_bootstrap_mean(diffs, false, o.bootstrap_resamples, o.bootstrap_seed);
+  if (!est.covers_training_runs())
+    return verdict(arm, base, claim, est.point < 0, evidence + "; one run per arm, so no interval", Covers::kOneRun);
+  const BootstrapCI ci = est.interval(o.confidence);
+  evidence += "; paired by seed, difference " + fmt(ci.diff) + ", " + interval_text(est, o.confidence, fmt);
+  const std::optional<bool> holds = ci.hi < 0 ? std::optional<bool>(true) : ci.lo > 0 ? std::optional<bool>(false) : std::nullopt;
+  return verdict(arm, base, claim, holds, evidence, Covers::kRuns);
 }
 
 json parameters_verdict(const Arm& arm, const Arm& base) {
@@ -314,40 +438,6 @@ json parameters_verdict(const Arm& arm, const Arm& base) {
 std::string pp(double fraction_diff) {
   const double points = 100.0 * fraction_diff;
   return (points >= 0 ? "+" : "") + format_fixed(points, 2);
-}
-
-json accuracy_verdict(const Arm& arm, const Arm& base, const json& pairs, const ComparisonOptions& o) {
-  const std::string claim = "accuracy equal within noise";
-  std::vector<std::string> parts;
-  bool all_equal = true;
-  int tested = 0;
-  for (const json& p : pairs) {
-    if (p["arm"] != arm.name) continue;
-    if (!p.contains("mcnemar")) {
-      parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": " + p["missing"].get<std::string>());
-      continue;
-    }
-    ++tested;
-    const double pv = p["mcnemar"]["p_value"], lo = p["bootstrap"]["lo"], hi = p["bootstrap"]["hi"];
-    const bool equal = pv >= o.alpha && lo <= 0 && hi >= 0;
-    all_equal = all_equal && equal;
-    parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": diff " + pp(p["bootstrap"]["diff"]) +
-                    " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" + pp(lo) + ", " + pp(hi) +
-                    "] pp, McNemar b=" + std::to_string(p["mcnemar"]["b"].get<int64_t>()) +
-                    " c=" + std::to_string(p["mcnemar"]["c"].get<int64_t>()) + " p=" + format_p_value(pv));
-  }
-  if (tested == 0) {
-    parts.insert(parts.begin(), "no seed with predictions from both arms");
-  } else if (several_seeds(arm, base)) {
-    const MeanStd a = *arm.stat("accuracy"), b = *base.stat("accuracy");
-    const double diff = std::fabs(a.mean - b.mean), noise = combined_std(a, b);
-    all_equal = all_equal && diff <= noise;
-    parts.push_back("|mean diff| " + format_fixed(100 * diff, 2) + (diff <= noise ? " <= " : " > ") +
-                    "combined std " + format_fixed(100 * noise, 2) + " pp over seeds");
-  }
-  std::string evidence;
-  for (size_t i = 0; i < parts.size(); ++i) evidence += (i ? "; " : "") + parts[i];
-  return verdict(arm, base, claim, tested ? std::optional<bool>(all_equal) : std::nullopt, evidence);
 }
 
 json pair_json(const Arm& arm, const Arm& base, int64_t seed, std::map<std::string, Predictions>& cache,
@@ -379,59 +469,119 @@ json pair_json(const Arm& arm, const Arm& base, int64_t seed, std::map<std::stri
   return j;
 }
 
-// Per-example means over seeds of `per_seed` values, when every seed scored the same examples
-// (the files' ids and labels agree); nullopt otherwise.
-std::optional<std::vector<double>> mean_over_seeds(const std::vector<std::vector<double>>& per_seed,
-                                                   const std::vector<const Predictions*>& files) {
-  for (const Predictions* f : files)
-    if (f->ids != files.front()->ids || f->labels != files.front()->labels) return std::nullopt;
-  std::vector<double> mean(per_seed.front().size(), 0.0);
-  for (const auto& values : per_seed)
-    for (size_t i = 0; i < mean.size(); ++i) mean[i] += values[i];
-  for (double& m : mean) m /= static_cast<double>(per_seed.size());
-  return mean;
-}
-
-const char* const kDifferentExamples =
-    "the seeds scored different examples (seeded eval subsets), so there is no per-example mean over seeds";
-
-json equivalence_verdict(const Arm& arm, const Arm& base, const json& pairs, const std::map<std::string, Predictions>& cache,
-                         const ComparisonOptions& o) {
-  const std::string margin = "±" + format_points(o.equivalence_margin) + " pp";
-  const std::string claim = "accuracy equivalent within " + margin;
-  const std::string conf = format_fixed(100 * (1 - 2 * o.alpha), 0) + "% CI";
-  std::vector<std::string> parts;
+// acc(arm) − acc(baseline) over the seeds both arms scored, paired by seed and example (the pairs
+// with predictions); nullopt when there are none.
+std::optional<RunsEstimate> accuracy_over_seeds(const Arm& arm, const Arm& base, const json& pairs,
+                                                const std::map<std::string, Predictions>& cache, const ComparisonOptions& o) {
   std::vector<std::vector<double>> diffs;
   std::vector<const Predictions*> files;
-  std::optional<bool> holds;
   for (const json& p : pairs) {
-    if (p["arm"] != arm.name || !p.contains("equivalence")) continue;
+    if (p["arm"] != arm.name || !p.contains("mcnemar")) continue;
     const int64_t seed = p["seed"];
     const Predictions& a = cache.at(join_path(arm.run_for_seed(seed)->info.dir, kPredictionsFile));
     const Predictions& b = cache.at(join_path(base.run_for_seed(seed)->info.dir, kPredictionsFile));
     diffs.push_back(paired_differences(a.labels, a.preds, b.preds));
     files.push_back(&a);
-    const json& e = p["equivalence"];
-    holds = e["inside"].get<bool>();
-    parts.push_back("seed " + std::to_string(seed) + ": diff " + pp(p["bootstrap"]["diff"]) + " pp, " + conf + " [" +
-                    pp(e["lo"]) + ", " + pp(e["hi"]) + "] pp");
   }
-  if (diffs.empty()) return verdict(arm, base, claim, std::nullopt, "no seed with predictions from both arms");
-  if (diffs.size() > 1) {
-    if (const auto mean = mean_over_seeds(diffs, files)) {
-      const Equivalence e = tost_equivalence(*mean, o.equivalence_margin, o.bootstrap_resamples, o.bootstrap_seed, o.alpha);
-      holds = e.equivalent;
-      parts.push_back("mean over " + std::to_string(diffs.size()) + " seeds: diff " + pp(e.ci.diff) + " pp, " + conf +
-                      " [" + pp(e.ci.lo) + ", " + pp(e.ci.hi) + "] pp");
-    } else {
-      holds = std::nullopt;
-      parts.push_back(kDifferentExamples);
+  if (diffs.empty()) return std::nullopt;
+  return two_level_bootstrap_mean(diffs, same_examples(files), o.bootstrap_resamples, o.bootstrap_seed);
+}
+
+// Per seed: the paired tests on that seed's test examples, for the evidence.
+std::vector<std::string> per_seed_accuracy(const Arm& arm, const json& pairs, const ComparisonOptions& o) {
+  std::vector<std::string> parts;
+  for (const json& p : pairs) {
+    if (p["arm"] != arm.name) continue;
+    const std::string seed = "seed " + std::to_string(p["seed"].get<int64_t>());
+    if (!p.contains("mcnemar")) {
+      parts.push_back(seed + ": " + p["missing"].get<std::string>());
+      continue;
     }
+    parts.push_back(seed + ": diff " + pp(p["bootstrap"]["diff"]) + " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" +
+                    pp(p["bootstrap"]["lo"]) + ", " + pp(p["bootstrap"]["hi"]) + "] pp, McNemar b=" +
+                    std::to_string(p["mcnemar"]["b"].get<int64_t>()) + " c=" + std::to_string(p["mcnemar"]["c"].get<int64_t>()) +
+                    " p=" + format_p_value(p["mcnemar"]["p_value"]));
   }
-  if (holds) parts.push_back(std::string(*holds ? "inside " : "not inside ") + margin);
-  std::string evidence;
-  for (size_t i = 0; i < parts.size(); ++i) evidence += (i ? "; " : "") + parts[i];
-  return verdict(arm, base, claim, holds, evidence);
+  return parts;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
+  return out;
+}
+
+// One training run per arm: McNemar p >= alpha and the seed's interval holds 0. Several: the interval
+// over seeds holds 0 (the per-seed tests ignore training variance and stay as evidence only).
+json accuracy_verdict(const Arm& arm, const Arm& base, const json& pairs, const std::optional<RunsEstimate>& est,
+                      const ComparisonOptions& o) {
+  const std::string claim = "accuracy equal within noise";
+  std::vector<std::string> parts = per_seed_accuracy(arm, pairs, o);
+  if (!est) {
+    parts.insert(parts.begin(), "no seed with predictions from both arms");
+    return verdict(arm, base, claim, std::nullopt, joined(parts));
+  }
+  const BootstrapCI ci = est->interval(o.confidence);
+  bool equal = ci.lo <= 0 && ci.hi >= 0;
+  if (!est->covers_training_runs()) {
+    for (const json& p : pairs)
+      if (p["arm"] == arm.name && p.contains("mcnemar")) equal = equal && p["mcnemar"]["p_value"].get<double>() >= o.alpha;
+  } else {
+    parts.push_back("mean diff " + pp(ci.diff) + " pp, " + interval_text(*est, o.confidence, pp, " pp"));
+  }
+  return verdict(arm, base, claim, equal, joined(parts), covers_of(*est));
+}
+
+json equivalence_verdict(const Arm& arm, const Arm& base, const json& pairs, const std::optional<RunsEstimate>& est,
+                         const ComparisonOptions& o) {
+  const std::string margin = "±" + format_points(o.equivalence_margin) + " pp";
+  const std::string claim = "accuracy equivalent within " + margin;
+  if (!est) return verdict(arm, base, claim, std::nullopt, "no seed with predictions from both arms");
+  std::vector<std::string> parts;
+  const double tost = 1 - 2 * o.alpha;
+  const std::string conf = format_fixed(100 * tost, 0) + "% CI";
+  for (const json& p : pairs)
+    if (p["arm"] == arm.name && p.contains("equivalence"))
+      parts.push_back("seed " + std::to_string(p["seed"].get<int64_t>()) + ": diff " + pp(p["bootstrap"]["diff"]) + " pp, " +
+                      conf + " [" + pp(p["equivalence"]["lo"]) + ", " + pp(p["equivalence"]["hi"]) + "] pp");
+  const BootstrapCI ci = est->interval(tost);
+  if (est->covers_training_runs()) parts.push_back("mean diff " + pp(ci.diff) + " pp, " + interval_text(*est, tost, pp, " pp"));
+  const bool inside = inside_margin(ci.lo, ci.hi, o.equivalence_margin);
+  parts.push_back(std::string(inside ? "inside " : "not inside ") + margin);
+  return verdict(arm, base, claim, inside, joined(parts), covers_of(*est));
+}
+
+// Accuracy and F1 of one arm, means over its seeds with their intervals (the dashboard's error bars);
+// nullopt when a run has no predictions.tsv.
+std::optional<std::vector<RunsEstimate>> arm_quality(const Arm& arm, std::map<std::string, Predictions>& cache,
+                                                     const ComparisonOptions& o) {
+  std::vector<const Predictions*> files;
+  for (const RunRecord* r : arm.runs) {
+    const std::string path = join_path(r->info.dir, kPredictionsFile);
+    if (!file_exists(path)) return std::nullopt;
+    files.push_back(&cached(cache, path));
+  }
+  int64_t labels = 2;
+  for (const Predictions* f : files)
+    for (size_t i = 0; i < f->labels.size(); ++i) labels = std::max({labels, f->labels[i] + 1, f->preds[i] + 1});
+  std::vector<size_t> sizes;
+  for (const Predictions* f : files) sizes.push_back(f->labels.size());
+  std::vector<int64_t> y, p;
+  const RunStatistic quality = [&](size_t s, const std::vector<size_t>* sample, double* out) {
+    const Predictions& f = *files[s];
+    if (sample) {
+      y.clear();
+      p.clear();
+      for (size_t i : *sample) {
+        y.push_back(f.labels[i]);
+        p.push_back(f.preds[i]);
+      }
+    }
+    const train::ClassificationMetrics m = train::classification_metrics(sample ? y : f.labels, sample ? p : f.preds, static_cast<int>(labels));
+    out[0] = m.accuracy;
+    out[1] = m.f1;
+  };
+  return two_level_bootstrap(sizes, same_examples(files), 2, quality, o.bootstrap_resamples, o.bootstrap_seed);
 }
 
 const std::vector<std::string> kReducedKeys = {"trainable_params", "peak_memory_bytes", "train_runtime_s",
@@ -440,7 +590,7 @@ const std::vector<std::string> kReducedKeys = {"trainable_params", "peak_memory_
 json arm_json(const Arm& arm, const Arm& base) {
   json seeds = json::array(), metrics = json::object(), reductions = json::object();
   for (const RunRecord* r : arm.runs) seeds.push_back(r->info.seed);
-  for (const auto& kv : arm.stats) metrics[kv.first] = stat_json(kv.second);
+  for (const auto& kv : arm.stats) metrics[kv.first] = stat_json(arm, kv.first);
   for (const std::string& key : kReducedKeys) {
     const auto r = reduction_percent(arm, base, key);
     reductions[key] = r ? json(*r) : json(nullptr);
@@ -448,7 +598,7 @@ json arm_json(const Arm& arm, const Arm& base) {
   return {{"arm", arm.name},         {"method", arm.method},
           {"model", common(arm.runs, &RunRecord::model)},
           {"device", arm.device},    {"memory_source", arm.memory_source},
-          {"seeds", seeds},          {"n_runs", arm.runs.size()},
+          {"seeds", seeds},          {"n_runs", arm.runs.size()}, {"concurrent_runs", arm.concurrent_runs},
           {"metrics", metrics},      {"reduction_percent", reductions}};
 }
 
@@ -504,10 +654,6 @@ std::optional<RobustnessRun> read_robustness(const RunRecord& run) {
   return r;
 }
 
-const Predictions& cached(std::map<std::string, Predictions>& cache, const std::string& path) {
-  if (!cache.count(path)) cache[path] = read_predictions(path);
-  return cache[path];
-}
 
 // Arm vs baseline under one perturbation over their shared seeds: the pair's JSON and its verdict.
 std::pair<json, json> robustness_pair(const Arm& arm, const Arm& base, const std::string& perturbation, int64_t pseed,
@@ -555,15 +701,12 @@ std::pair<json, json> robustness_pair(const Arm& arm, const Arm& base, const std
   pair["drop_baseline"] = drop_base;
   std::string evidence = "accuracy drop " + arm.name + " " + pp(drop_arm) + " pp vs " + base.name + " " + pp(drop_base) + " pp";
   if (diffs.size() > 1) evidence += " (means over " + std::to_string(diffs.size()) + " seeds)";
-  const auto mean = mean_over_seeds(diffs, files);
-  if (!mean) return {pair, verdict(arm, base, claim, std::nullopt, evidence + "; " + kDifferentExamples + tests)};
-  const BootstrapCI ci = bootstrap_mean(*mean, o.bootstrap_resamples, o.bootstrap_seed, o.confidence);
-  pair["bootstrap"] = {{"diff", ci.diff}, {"lo", ci.lo}, {"hi", ci.hi}, {"resamples", ci.resamples},
-                       {"seed", ci.seed}, {"confidence", ci.confidence}};
-  evidence += ", difference " + pp(ci.diff) + " pp, " + format_fixed(100 * o.confidence, 0) + "% CI [" + pp(ci.lo) +
-              ", " + pp(ci.hi) + "] pp" + tests;
+  const RunsEstimate est = two_level_bootstrap_mean(diffs, same_examples(files), o.bootstrap_resamples, o.bootstrap_seed);
+  const BootstrapCI ci = est.interval(o.confidence);
+  pair["bootstrap"] = interval_json(est, o.confidence);
+  evidence += ", difference " + pp(ci.diff) + " pp, " + interval_text(est, o.confidence, pp, " pp") + tests;
   const std::optional<bool> holds = ci.hi < 0 ? std::optional<bool>(true) : ci.lo > 0 ? std::optional<bool>(false) : std::nullopt;
-  return {pair, verdict(arm, base, claim, holds, evidence)};
+  return {pair, verdict(arm, base, claim, holds, evidence, covers_of(est))};
 }
 
 // comparison.json's robustness section (null when no run has one); appends its verdicts.
@@ -686,11 +829,27 @@ json reliability_bins(const CalibrationInputs& x, int bins = 15) {
   return out;
 }
 
+// ECE, Brier and NLL of arm − baseline, means over the seeds paired in xs_arm and xs_base, on the
+// same examples for both arms of a seed.
+std::vector<RunsEstimate> calibration_over_seeds(const std::vector<const CalibrationInputs*>& xs_arm,
+                                                 const std::vector<const CalibrationInputs*>& xs_base, bool shared,
+                                                 const ComparisonOptions& o) {
+  std::vector<size_t> sizes;
+  for (const CalibrationInputs* x : xs_arm) sizes.push_back(x->size());
+  const RunStatistic diff = [&](size_t s, const std::vector<size_t>* sample, double* out) {
+    const Calibration a = calibration(*xs_arm[s], sample), b = calibration(*xs_base[s], sample);
+    out[0] = a.ece - b.ece;
+    out[1] = a.brier - b.brier;
+    out[2] = a.nll - b.nll;
+  };
+  return two_level_bootstrap(sizes, shared, 3, diff, o.bootstrap_resamples, o.bootstrap_seed);
+}
+
 // comparison.json's calibration section (null when no run's predictions carry label probabilities):
 // ECE, Brier and NLL per run with bootstrap intervals, paired differences against the baseline per
-// shared seed, and the reliability bins; appends a "better calibrated" verdict per arm. It holds when
-// every shared seed's interval of ECE(arm) − ECE(baseline) lies below 0, does not hold when every one
-// lies above 0, and is undecided otherwise.
+// shared seed, the same over seeds, and the reliability bins; appends a "better calibrated" verdict per
+// arm. It holds when the interval of mean ECE(arm) − ECE(baseline) over the shared seeds lies below 0,
+// does not hold when above 0, and is undecided otherwise.
 json calibration_section(const std::vector<Arm>& arms, std::map<std::string, Predictions>& cache, const ComparisonOptions& o,
                          json& verdicts) {
   const Arm& base = arms.front();
@@ -700,7 +859,7 @@ json calibration_section(const std::vector<Arm>& arms, std::map<std::string, Pre
     const Predictions& p = cached(cache, path);
     return p.calibration ? &*p.calibration : nullptr;
   };
-  json section = {{"bins", 15}, {"runs", json::array()}, {"pairs", json::array()}};
+  json section = {{"bins", 15}, {"runs", json::array()}, {"pairs", json::array()}, {"over_seeds", json::array()}};
   std::set<const RunRecord*> listed;
   auto list_run = [&](const Arm& arm, const RunRecord* r, const BootstrapCI& ece, const BootstrapCI& brier, const BootstrapCI& nll) {
     if (!listed.insert(r).second) return;
@@ -709,34 +868,43 @@ json calibration_section(const std::vector<Arm>& arms, std::map<std::string, Pre
   };
   for (size_t i = 1; i < arms.size(); ++i) {
     const Arm& arm = arms[i];
-    const std::string claim = "better calibrated (ECE)";
+    std::vector<const CalibrationInputs*> xs_arm, xs_base;
     std::vector<std::string> parts;
-    int below = 0, above = 0, tested = 0;
+    std::vector<const Predictions*> files;
     for (const RunRecord* r : arm.runs) {
       const RunRecord* b = base.run_for_seed(r->info.seed);
       const CalibrationInputs *xa = inputs(r), *xb = b ? inputs(b) : nullptr;
       if (!xa || !xb) continue;
-      check_same_examples(cached(cache, join_path(r->info.dir, kPredictionsFile)), cached(cache, join_path(b->info.dir, kPredictionsFile)));
+      const Predictions& pa = cached(cache, join_path(r->info.dir, kPredictionsFile));
+      check_same_examples(pa, cached(cache, join_path(b->info.dir, kPredictionsFile)));
+      xs_arm.push_back(xa);
+      xs_base.push_back(xb);
+      files.push_back(&pa);
       const CalibrationBootstrap cb = paired_calibration_bootstrap(*xa, *xb, o.bootstrap_resamples, o.bootstrap_seed, o.confidence);
       list_run(base, b, cb.ece_b, cb.brier_b, cb.nll_b);
       list_run(arm, r, cb.ece_a, cb.brier_a, cb.nll_a);
       section["pairs"].push_back({{"arm", arm.name}, {"baseline", base.name}, {"seed", r->info.seed},
                                   {"ece_diff", ci_json(cb.ece_diff)}, {"brier_diff", ci_json(cb.brier_diff)},
                                   {"nll_diff", ci_json(cb.nll_diff)}});
-      ++tested;
-      below += cb.ece_diff.hi < 0;
-      above += cb.ece_diff.lo > 0;
       parts.push_back("seed " + std::to_string(r->info.seed) + ": ECE " + format_fixed(cb.a.ece, 4) + " vs " +
                       format_fixed(cb.b.ece, 4) + ", difference " + format_fixed(cb.ece_diff.diff, 4) + ", " +
                       format_fixed(100 * o.confidence, 0) + "% CI [" + format_fixed(cb.ece_diff.lo, 4) + ", " +
                       format_fixed(cb.ece_diff.hi, 4) + "]; Brier " + format_fixed(cb.a.brier, 4) + " vs " +
                       format_fixed(cb.b.brier, 4) + "; NLL " + format_fixed(cb.a.nll, 4) + " vs " + format_fixed(cb.b.nll, 4));
     }
-    if (tested == 0) continue;
-    std::string evidence;
-    for (size_t k = 0; k < parts.size(); ++k) evidence += (k ? "; " : "") + parts[k];
-    const std::optional<bool> holds = below == tested ? std::optional<bool>(true) : above == tested ? std::optional<bool>(false) : std::nullopt;
-    verdicts.push_back(verdict(arm, base, claim, holds, evidence));
+    if (files.empty()) continue;
+    const std::vector<RunsEstimate> est = calibration_over_seeds(xs_arm, xs_base, same_examples(files), o);
+    section["over_seeds"].push_back({{"arm", arm.name}, {"baseline", base.name}, {"ece_diff", interval_json(est[0], o.confidence)},
+                                     {"brier_diff", interval_json(est[1], o.confidence)},
+                                     {"nll_diff", interval_json(est[2], o.confidence)}});
+    const auto four = [](double v) { return format_fixed(v, 4); };
+    const BootstrapCI ece = est[0].interval(o.confidence);
+    if (est[0].covers_training_runs())
+      parts.push_back("mean ECE difference " + four(ece.diff) + ", " + interval_text(est[0], o.confidence, four) +
+                      "; Brier " + four(est[1].point) + ", " + interval_text(est[1], o.confidence, four) + "; NLL " +
+                      four(est[2].point) + ", " + interval_text(est[2], o.confidence, four));
+    const std::optional<bool> holds = ece.hi < 0 ? std::optional<bool>(true) : ece.lo > 0 ? std::optional<bool>(false) : std::nullopt;
+    verdicts.push_back(verdict(arm, base, "better calibrated (ECE)", holds, joined(parts), covers_of(est[0])));
   }
   if (section["runs"].empty()) return nullptr;
   return section;
@@ -849,39 +1017,50 @@ json build_comparison(const std::vector<RunInfo>& runs, const ComparisonOptions&
   j["baseline"] = base.name;
   j["options"] = {{"bootstrap_resamples", options.bootstrap_resamples}, {"bootstrap_seed", options.bootstrap_seed},
                   {"confidence", options.confidence}, {"alpha", options.alpha},
-                  {"equivalence_margin", options.equivalence_margin}};
+                  {"equivalence_margin", options.equivalence_margin}, {"resource_margin", options.resource_margin}};
   j["runs"] = json::array();
   for (const RunRecord& r : records)
     j["runs"].push_back({{"arm", r.info.arm}, {"seed", r.info.seed}, {"method", r.method}, {"dir", r.info.dir},
                          {"learning_rate", r.learning_rate}, {"selection_set", r.selection_set},
-                         {"machine", r.machine}});
+                         {"machine", r.machine}, {"concurrent_runs", r.concurrent_runs},
+                         {"accuracy", *r.values.at("accuracy")}, {"f1", *r.values.at("f1")}});
   if (!sweeps.empty()) j["sweeps"] = sweeps;
-  j["arms"] = json::array();
-  for (const Arm& a : arms) j["arms"].push_back(arm_json(a, base));
-
   std::map<std::string, Predictions> cache;
+  j["arms"] = json::array();
+  for (const Arm& a : arms) {
+    json aj = arm_json(a, base);
+    if (const auto q = arm_quality(a, cache, options))
+      aj["intervals"] = {{"accuracy", interval_json((*q)[0], options.confidence)}, {"f1", interval_json((*q)[1], options.confidence)}};
+    j["arms"].push_back(aj);
+  }
+
   j["pairs"] = json::array();
+  j["accuracy_over_seeds"] = json::array();
   j["verdicts"] = json::array();
   const Formatter bytes = [](double v) { return format_bytes(v); };
   const Formatter duration = [](double v) { return format_duration(v); };
-  const Formatter loss = [](double v) { return format_fixed(v, 4); };
   for (size_t i = 1; i < arms.size(); ++i) {
     const Arm& arm = arms[i];
     for (const RunRecord* r : arm.runs)
       if (base.run_for_seed(r->info.seed)) j["pairs"].push_back(pair_json(arm, base, r->info.seed, cache, options));
     // The study's cost claims are about swapping the method (LoRA for full); between arms of one method
     // (an lr sweep, pretrained vs random init) only the accuracy question is meaningful.
+    const std::optional<RunsEstimate> accuracy = accuracy_over_seeds(arm, base, j["pairs"], cache, options);
+    if (accuracy)
+      j["accuracy_over_seeds"].push_back({{"arm", arm.name}, {"baseline", base.name},
+                                          {"ci", interval_json(*accuracy, options.confidence)},
+                                          {"equivalence", interval_json(*accuracy, 1 - 2 * options.alpha)}});
     if (arm.method == base.method) {
-      j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
-      j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], cache, options));
+      j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], accuracy, options));
+      j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], accuracy, options));
       continue;
     }
     j["verdicts"].push_back(parameters_verdict(arm, base));
-    j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], options));
-    j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], cache, options));
-    j["verdicts"].push_back(lower_than_baseline(arm, base, "memory reduced", "peak_memory_bytes", bytes));
-    j["verdicts"].push_back(lower_than_baseline(arm, base, "faster", "train_runtime_s", duration));
-    j["verdicts"].push_back(lower_than_baseline(arm, base, "smaller generalization gap", "generalization_gap", loss));
+    j["verdicts"].push_back(accuracy_verdict(arm, base, j["pairs"], accuracy, options));
+    j["verdicts"].push_back(equivalence_verdict(arm, base, j["pairs"], accuracy, options));
+    j["verdicts"].push_back(resource_verdict(arm, base, "memory reduced", "peak_memory_bytes", bytes, options));
+    j["verdicts"].push_back(resource_verdict(arm, base, "faster", "train_runtime_s", duration, options));
+    j["verdicts"].push_back(gap_verdict(arm, base, options));
   }
   const json robustness = robustness_section(arms, cache, options, j["verdicts"]);
   if (!robustness.is_null()) j["robustness"] = robustness;
@@ -907,10 +1086,8 @@ json write_comparison_outputs(const std::string& out_dir, const std::vector<RunI
 std::string verdict_lines(const json& comparison) {
   std::string out;
   for (const auto& v : comparison.at("verdicts")) {
-    const auto& h = v["holds"];
     out += v["arm"].get<std::string>() + " vs " + v["baseline"].get<std::string>() + ": " + v["claim"].get<std::string>() +
-           ": " + (h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold") + " — " +
-           v["evidence"].get<std::string>() + "\n";
+           ": " + v["status"].get<std::string>() + " — " + v["evidence"].get<std::string>() + "\n";
   }
   return out;
 }

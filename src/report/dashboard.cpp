@@ -159,6 +159,8 @@ std::vector<std::string> arm_colors(const json& arms) {
 int color_int(const std::string& hex) { return std::stoi(hex.substr(1), nullptr, 16); }
 
 double mean_of(const json& metric) { return metric.is_null() ? NAN : metric["mean"].get<double>(); }
+// Medians where comparison.json has them (resources compare medians), else the mean.
+double median_of(const json& metric) { return metric.is_null() ? NAN : metric.value("median", metric["mean"].get<double>()); }
 double std_of(const json& metric) { return metric.is_null() ? NAN : metric.value("std", 0.0); }
 
 // x tics at 0..n-1 named after the arms; rotated when there are many names to fit.
@@ -217,10 +219,9 @@ std::string params_panel(const json& arms, std::map<std::string, std::string>& d
   return s.str();
 }
 
-// Train and eval loss points of one run's trainer_state.json, against epoch.
+// Train and eval loss against epoch, from one run's trainer_state.json.
 struct Curves {
-  std::string train, eval;  // data file contents: "epoch loss" rows
-  bool empty() const { return train.empty() && eval.empty(); }
+  std::vector<std::pair<double, double>> train, eval;
 };
 
 Curves read_curves(const std::string& dir) {
@@ -235,83 +236,152 @@ Curves read_curves(const std::string& dir) {
     throw Error(path + ": missing log_history array");
   for (const json& e : state["log_history"]) {
     if (!e.contains("epoch") || !e["epoch"].is_number()) continue;
-    const std::string epoch = format_fixed(e["epoch"].get<double>(), 6);
-    if (e.contains("loss") && e["loss"].is_number())
-      c.train += epoch + " " + format_fixed(e["loss"].get<double>(), 8) + "\n";
-    if (e.contains("eval_loss") && e["eval_loss"].is_number())
-      c.eval += epoch + " " + format_fixed(e["eval_loss"].get<double>(), 8) + "\n";
+    const double epoch = e["epoch"].get<double>();
+    if (e.contains("loss") && e["loss"].is_number()) c.train.emplace_back(epoch, e["loss"].get<double>());
+    if (e.contains("eval_loss") && e["eval_loss"].is_number()) c.eval.emplace_back(epoch, e["eval_loss"].get<double>());
   }
   return c;
+}
+
+// A curve's value at `epoch` by linear interpolation; NaN outside its range.
+double at_epoch(const std::vector<std::pair<double, double>>& curve, double epoch) {
+  for (size_t i = 0; i < curve.size(); ++i) {
+    if (std::fabs(curve[i].first - epoch) < 1e-9) return curve[i].second;
+    if (i > 0 && curve[i - 1].first < epoch && epoch < curve[i].first) {
+      const double t = (epoch - curve[i - 1].first) / (curve[i].first - curve[i - 1].first);
+      return curve[i - 1].second + t * (curve[i].second - curve[i - 1].second);
+    }
+  }
+  return NAN;
+}
+
+// "epoch mean lowest highest" rows over the seeds' curves, on the first seed's epochs: the line and
+// its seed band.
+std::string seed_band(const std::vector<const std::vector<std::pair<double, double>>*>& curves) {
+  DataFile f;
+  for (const auto& [epoch, first] : *curves.front()) {
+    double sum = 0, lo = INFINITY, hi = -INFINITY;
+    int n = 0;
+    for (const auto* c : curves) {
+      const double v = c == curves.front() ? first : at_epoch(*c, epoch);
+      if (!std::isfinite(v)) continue;
+      sum += v;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+      ++n;
+    }
+    f.num(epoch).num(sum / n).num(lo).num(hi).end_row();
+  }
+  return f.str();
 }
 
 std::string curves_panel(const json& comparison, std::map<std::string, std::string>& data) {
   const json& arms = comparison["arms"];
   const std::vector<std::string> colors = arm_colors(arms);
-  std::vector<std::string> plots;
+  std::vector<std::string> bands, lines;
+  bool several = false;
   for (size_t i = 0; i < arms.size(); ++i) {
-    bool titled = false;  // one legend entry per arm and kind, however many seeds
-    bool eval_titled = false;
-    const json& runs = comparison["runs"];
-    for (size_t r = 0; r < runs.size(); ++r) {
-      if (runs[r]["arm"] != arms[i]["arm"]) continue;
-      const Curves c = read_curves(runs[r]["dir"]);
-      const std::string stem = "loss_" + std::to_string(r);
-      const std::string arm = arms[i]["arm"];
-      const std::string color = " lc rgb '" + colors[i] + "' lw 2";
-      if (!c.train.empty()) {
-        data[stem + "_train.dat"] = c.train;
-        plots.push_back(gp_quote(stem + "_train.dat") + " using 1:2 with lines dt 1" + color +
-                        (titled ? " notitle" : " title " + gp_quote(arm + " train")));
-        titled = true;
-      }
-      if (!c.eval.empty()) {
-        data[stem + "_eval.dat"] = c.eval;
-        plots.push_back(gp_quote(stem + "_eval.dat") + " using 1:2 with linespoints dt 2 pt 7 ps 0.6" + color +
-                        (eval_titled ? " notitle" : " title " + gp_quote(arm + " validation")));
-        eval_titled = true;
-      }
+    const std::string arm = arms[i]["arm"];
+    std::vector<Curves> runs;
+    for (const json& r : comparison["runs"])
+      if (r["arm"] == arm) runs.push_back(read_curves(r["dir"]));
+    several = several || runs.size() > 1;
+    const std::string color = " lc rgb '" + colors[i] + "'";
+    const std::string fill = " with filledcurves fc rgb '" + colors[i] + "' fs transparent solid 0.18 noborder notitle";
+    for (const bool train : {true, false}) {
+      std::vector<const std::vector<std::pair<double, double>>*> curves;
+      for (const Curves& c : runs)
+        if (!(train ? c.train : c.eval).empty()) curves.push_back(train ? &c.train : &c.eval);
+      if (curves.empty()) continue;
+      const std::string file = "loss_" + std::to_string(i) + (train ? "_train.dat" : "_eval.dat");
+      data[file] = seed_band(curves);
+      bands.push_back(gp_quote(file) + " using 1:3:4" + fill);
+      lines.push_back(gp_quote(file) + " using 1:2 with " + (train ? "lines dt 1 lw 2" : "linespoints dt 2 pt 7 ps 0.8 lw 2") +
+                      color + " title " + gp_quote(arm + (train ? " train" : " validation")));
     }
   }
   std::ostringstream s;
-  s << kPanelReset << "set title 'Loss (train solid, validation dashed)'\nset xlabel 'epoch'\nset ylabel 'loss'\n"
-    << "set key top right box opaque\nset autoscale xfix\n";
-  if (plots.empty()) {
+  s << kPanelReset << "set title "
+    << gp_quote(std::string("Loss (train solid, validation dashed)") + (several ? ": mean over seeds, band lowest to highest seed" : ""))
+    << "\nset xlabel 'epoch'\nset ylabel 'loss'\nset key top right box opaque\nset autoscale xfix\n";
+  if (lines.empty()) {
     // Keep the panel, say why it is blank.
     s << "set xrange [0:1]\nset yrange [0:1]\nset label 'no trainer_state.json log history' at graph 0.5,0.5 center\n"
       << "plot -1 notitle\n";
   } else {
+    // Bands first, so every line is drawn over them.
     s << "plot ";
-    for (size_t i = 0; i < plots.size(); ++i) s << (i ? ", \\\n     " : "") << plots[i];
+    bands.insert(bands.end(), lines.begin(), lines.end());
+    for (size_t i = 0; i < bands.size(); ++i) s << (i ? ", \\\n     " : "") << bands[i];
     s << "\n";
   }
   s << "unset xlabel\n";
   return s.str();
 }
 
-std::string quality_panel(const json& arms, std::map<std::string, std::string>& data) {
+// An arm's mean and 95% interval of a metric (in %), from comparison.json; ±std without an interval.
+struct Estimate {
+  double mean = NAN, lo = NAN, hi = NAN;
+};
+Estimate estimate(const json& arm, const char* key) {
+  Estimate e;
+  e.mean = 100 * mean_of(arm["metrics"][key]);
+  if (arm.contains("intervals")) {
+    e.lo = 100 * arm["intervals"][key]["lo"].get<double>();
+    e.hi = 100 * arm["intervals"][key]["hi"].get<double>();
+  } else {
+    const double sd = 100 * std_of(arm["metrics"][key]);
+    e.lo = e.mean - sd;
+    e.hi = e.mean + sd;
+  }
+  return e;
+}
+
+// Every seed's accuracy and F1 (in %) of an arm, as "x accuracy f1" rows around position x.
+std::string seed_points(const json& comparison, const std::string& arm, double x) {
+  DataFile f;
+  for (const json& r : comparison["runs"])
+    if (r["arm"] == arm && r.contains("accuracy")) f.num(x).num(100 * r["accuracy"].get<double>()).num(100 * r["f1"].get<double>()).end_row();
+  return f.str();
+}
+
+std::string quality_panel(const json& comparison, std::map<std::string, std::string>& data) {
+  const json& arms = comparison["arms"];
   DataFile f;
   const std::vector<std::string> colors = arm_colors(arms);
   double lo = INFINITY, hi = -INFINITY;
+  std::string seeds;
   for (size_t i = 0; i < arms.size(); ++i) {
-    const json& m = arms[i]["metrics"];
-    const double acc = 100 * mean_of(m["accuracy"]), f1 = 100 * mean_of(m["f1"]);
-    const double acc_sd = 100 * std_of(m["accuracy"]), f1_sd = 100 * std_of(m["f1"]);
-    lo = std::min({lo, acc - acc_sd, f1 - f1_sd});
-    hi = std::max({hi, acc + acc_sd, f1 + f1_sd});
-    f.num(static_cast<double>(i)).num(acc).num(acc_sd).num(f1).num(f1_sd)
+    const Estimate acc = estimate(arms[i], "accuracy"), f1 = estimate(arms[i], "f1");
+    lo = std::min({lo, acc.lo, f1.lo});
+    hi = std::max({hi, acc.hi, f1.hi});
+    f.num(static_cast<double>(i)).num(acc.mean).num(acc.lo).num(acc.hi).num(f1.mean).num(f1.lo).num(f1.hi)
         .num(static_cast<double>(color_int(colors[i])))
-        .text(format_fixed(acc, 2)).text(format_fixed(f1, 2)).end_row();
+        .text(format_fixed(acc.mean, 2)).text(format_fixed(f1.mean, 2)).end_row();
+    const std::string file = "seeds_" + std::to_string(i) + ".dat";
+    data[file] = seed_points(comparison, arms[i]["arm"], static_cast<double>(i));
+    for (const json& r : comparison["runs"])
+      if (r["arm"] == arms[i]["arm"] && r.contains("accuracy")) {
+        lo = std::min({lo, 100 * r["accuracy"].get<double>(), 100 * r["f1"].get<double>()});
+        hi = std::max({hi, 100 * r["accuracy"].get<double>(), 100 * r["f1"].get<double>()});
+      }
+    // Seeds as hollow marks beside their arm's interval: accuracy left, F1 right.
+    seeds += ", " + gp_quote(file) + " using ($1-0.27):2 with points pt 6 ps 1.1 lw 1.5 lc rgb '" + colors[i] + "' notitle, " +
+             gp_quote(file) + " using ($1+0.27):3 with points pt 4 ps 1.1 lw 1.5 lc rgb '" + colors[i] + "' notitle";
   }
   data["quality.dat"] = f.str();
+  const bool intervals = arms[0].contains("intervals");
+  const bool one_run = intervals && arms[0]["intervals"]["accuracy"]["seeds"].get<int>() < 2;
   std::ostringstream s;
   // Points, not bars: accuracies differ by tenths of a percent, and bars would imply a zero baseline.
   // Accuracy values sit above their circles, F1 below their squares, so neighbours never collide.
-  s << kPanelReset << arm_axis(arms) << "set title 'Accuracy (circles) and F1 (squares), %'\nset ylabel '%'\n"
-    << padded_yrange(lo, hi, 0.5)
-    << "plot 'quality.dat' using ($1-0.12):2:3:6 with yerrorbars pt 7 ps 1.6 lw 2 lc rgb variable notitle, "
-    << "'' using ($1-0.12):($2+$3):7 with labels offset 0,1 font ',10' notitle, "
-    << "'' using ($1+0.12):4:5:6 with yerrorbars pt 5 ps 1.6 lw 2 lc rgb variable notitle, "
-    << "'' using ($1+0.12):($4-$5):8 with labels offset 0,-1 font ',10' notitle\n";
+  s << kPanelReset << arm_axis(arms) << "set title "
+    << gp_quote(std::string("Accuracy (circles), F1 (squares), %: ") + (!intervals ? "mean ± std" : one_run ? "95% CI, test examples only" : "95% CI, seeds hollow"))
+    << "\nset ylabel '%'\n" << padded_yrange(lo, hi, 0.5)
+    << "plot 'quality.dat' using ($1-0.12):2:3:4:8 with yerrorbars pt 7 ps 1.6 lw 2 lc rgb variable notitle, "
+    << "'' using ($1-0.12):4:9 with labels offset 0,1 font ',10' notitle, "
+    << "'' using ($1+0.12):5:6:7:8 with yerrorbars pt 5 ps 1.6 lw 2 lc rgb variable notitle, "
+    << "'' using ($1+0.12):6:10 with labels offset 0,-1 font ',10' notitle" << seeds << "\n";
   return s.str();
 }
 
@@ -328,8 +398,8 @@ std::string resources_panel(const json& arms, std::map<std::string, std::string>
     const json& mem_bytes = m["peak_memory_bytes"];
     const json& seconds = m["train_runtime_s"];
     f.num(static_cast<double>(i)).num(mem).num(time)
-        .text(std::isfinite(mem) ? format_bytes(mean_of(mem_bytes)) : "n/a")
-        .text(std::isfinite(time) ? format_duration(mean_of(seconds)) : "n/a")
+        .text(std::isfinite(mem) ? format_bytes(median_of(mem_bytes)) : "n/a")
+        .text(std::isfinite(time) ? format_duration(median_of(seconds)) : "n/a")
         .end_row();
   }
   data["resources.dat"] = f.str();
@@ -338,7 +408,7 @@ std::string resources_panel(const json& arms, std::map<std::string, std::string>
   const bool upright = arms.size() > 3;
   const std::string label_style = upright ? " rotate by 90 left offset 0,0.5 font ',10'" : " offset 0,0.8 font ',10'";
   std::ostringstream s;
-  s << kPanelReset << arm_axis(arms) << "set title " << gp_quote("Peak memory and training time, % of " + base) << "\n"
+  s << kPanelReset << arm_axis(arms) << "set title " << gp_quote("Peak memory and training time (medians), % of " + base) << "\n"
     << "set ylabel '% of " << base << "'\nset yrange [0:" << format_fixed(hi * (upright ? 1.5 : 1.25), 0) << "]\n"
     << "set boxwidth 0.36\nset key top right\n"
     << "plot 'resources.dat' using ($1-0.19):2 with boxes lc rgb '#4d4d4d' title 'peak memory', "
@@ -389,7 +459,7 @@ void write_dashboard(const json& comparison, const std::string& png_path) {
   // Two rows under the title: parameters and loss curves on top, the outcomes below.
   s << place({0.0, 0.48, 0.34, 0.47}) << params_panel(arms, data);
   s << place({0.34, 0.48, 0.66, 0.47}) << curves_panel(comparison, data);
-  s << place({0.0, 0.0, 0.34, 0.48}) << quality_panel(arms, data);
+  s << place({0.0, 0.0, 0.34, 0.48}) << quality_panel(comparison, data);
   s << place({0.34, 0.0, 0.33, 0.48}) << resources_panel(arms, data);
   s << place({0.67, 0.0, 0.33, 0.48}) << gap_panel(arms, data);
   s << "unset multiplot\n";
@@ -400,28 +470,43 @@ void write_tradeoff(const json& comparison, const std::string& png_path) {
   const json& arms = comparison["arms"];
   const std::vector<std::string> colors = arm_colors(arms);
   DataFile f;
+  std::map<std::string, std::string> data;
+  std::string seeds;
   double x_lo = INFINITY, x_hi = 0, y_lo = INFINITY, y_hi = -INFINITY;
   for (size_t i = 0; i < arms.size(); ++i) {
     const json& m = arms[i]["metrics"];
     const double params = mean_of(m["trainable_params"]);
-    const double acc = 100 * mean_of(m["accuracy"]), sd = 100 * std_of(m["accuracy"]);
+    const Estimate acc = estimate(arms[i], "accuracy");
     x_lo = std::min(x_lo, params);
     x_hi = std::max(x_hi, params);
-    y_lo = std::min(y_lo, acc - sd);
-    y_hi = std::max(y_hi, acc + sd);
-    f.num(params).num(acc).num(sd).num(static_cast<double>(color_int(colors[i])))
-        .text(arms[i]["arm"].get<std::string>() + " (" + format_fixed(acc, 2) + "%)")
+    y_lo = std::min(y_lo, acc.lo);
+    y_hi = std::max(y_hi, acc.hi);
+    f.num(params).num(acc.mean).num(acc.lo).num(acc.hi).num(static_cast<double>(color_int(colors[i])))
+        .text(arms[i]["arm"].get<std::string>() + " (" + format_fixed(acc.mean, 2) + "% [" + format_fixed(acc.lo, 2) + ", " +
+              format_fixed(acc.hi, 2) + "])")
         .end_row();
+    const std::string file = "seeds_" + std::to_string(i) + ".dat";
+    data[file] = seed_points(comparison, arms[i]["arm"], params / 1.15);  // just left of the interval, not on it
+    seeds += ", " + gp_quote(file) + " using 1:2 with points pt 6 ps 1.4 lw 1.5 lc rgb '" + colors[i] + "' notitle";
+    for (const json& r : comparison["runs"])
+      if (r["arm"] == arms[i]["arm"] && r.contains("accuracy")) {
+        y_lo = std::min(y_lo, 100 * r["accuracy"].get<double>());
+        y_hi = std::max(y_hi, 100 * r["accuracy"].get<double>());
+      }
   }
+  data["tradeoff.dat"] = f.str();
+  const bool intervals = arms[0].contains("intervals");
   std::ostringstream s;
-  s << "set title 'Accuracy vs trainable parameters' font ',16'\n"
+  s << "set title " << gp_quote(std::string("Accuracy vs trainable parameters: ") +
+                               (intervals ? "mean with 95% CI, each seed hollow" : "mean ± std over seeds"))
+    << " font ',16'\n"
     << "set xlabel 'trainable parameters (log scale)'\nset ylabel 'accuracy (%)'\n"
     << "set logscale x\nset format x '1e%L'\nset grid back lt 1 lw 1 lc rgb '#dddddd'\n"
     << "set xrange [" << format_fixed(std::max(1.0, x_lo / 30), 0) << ":" << format_fixed(x_hi * 30, 0) << "]\n"
     << padded_yrange(y_lo, y_hi, 0.5)
-    << "plot 'tradeoff.dat' using 1:2:3:4 with yerrorbars pt 7 ps 2.5 lw 2 lc rgb variable notitle, "
-    << "'' using 1:2:5 with labels left offset 2,1 notitle\n";
-  render(s.str(), {{"tradeoff.dat", f.str()}}, png_path);
+    << "plot 'tradeoff.dat' using 1:2:3:4:5 with yerrorbars pt 7 ps 2.5 lw 2 lc rgb variable notitle, "
+    << "'' using 1:2:6 with labels left offset 2,1 notitle" << seeds << "\n";
+  render(s.str(), data, png_path);
 }
 
 void write_robustness_chart(const json& comparison, const std::string& png_path) {

@@ -11,11 +11,14 @@ constexpr int kChartWidthPx = 1600;
 constexpr int kChartHeightPx = 1000;
 
 // Panels: trainable parameters (log scale); train (solid) and validation (dashed) loss curves
-// from each run's trainer_state.json; accuracy and F1; peak memory and training time as % of
-// the baseline; generalization gap.
+// from each run's trainer_state.json, mean over seeds with a band from the lowest to the highest
+// seed; accuracy and F1 with their 95% intervals (comparison.json's arm intervals: over seeds and
+// test examples) and every seed's value; peak memory and training time as % of the baseline;
+// generalization gap.
 void write_dashboard(const nlohmann::json& comparison, const std::string& png_path);
 
-// Accuracy against trainable parameters (log x), one labelled point per arm, error bars over seeds.
+// Accuracy against trainable parameters (log x), one labelled point per arm with its 95% interval,
+// and every seed's accuracy.
 void write_tradeoff(const nlohmann::json& comparison, const std::string& png_path);
 // robustness.png: accuracy on the clean and each perturbed set per arm, and the reliability diagram.
 void write_robustness_chart(const nlohmann::json& comparison, const std::string& png_path);

@@ -59,6 +59,22 @@ std::string memory_source_text(const std::string& source) {
 
 std::string points(double fraction) { return (fraction >= 0 ? "+" : "") + format_fixed(100 * fraction, 2) + " pp"; }
 
+const char* const kIntervalMethods =
+    "with two or more seeds a two-level bootstrap (seeds with replacement, then examples; t interval at the "
+    "Welch–Satterthwaite degrees of freedom), which covers training-run and test-set noise; with one seed a "
+    "bootstrap over test examples, which covers test-set noise only (docs/statistics.md).";
+
+// "[lo, hi]" of an interval object of comparison.json, in points.
+std::string points_interval(const json& ci) { return "[" + points(ci["lo"].get<double>()) + ", " + points(ci["hi"].get<double>()) + "]"; }
+
+// Degrees of freedom and seed share of the spread, or what the interval covers.
+std::string spread_cell(const json& ci) {
+  if (ci["seeds"].get<int>() < 2) return "one run: test examples only";
+  const std::string df = ci["df"].is_null() ? "∞" : format_fixed(ci["df"].get<double>(), 1);
+  return "se " + format_fixed(100 * ci["se"].get<double>(), 2) + " pp (seeds " + format_fixed(100 * ci["se_seed"].get<double>(), 2) +
+         "), df " + df;
+}
+
 // Accuracy per run and perturbation with its drop from clean, then the paired tests per arm.
 void render_robustness(std::ostringstream& out, const json& c) {
   const json& r = c["robustness"];
@@ -106,8 +122,8 @@ void render_robustness(std::ostringstream& out, const json& c) {
                      : kNone});
   }
   out << "\nDrops are clean − perturbed accuracy. McNemar compares the arm with " << base
-      << " on the perturbed set; the interval is a paired bootstrap over examples of drop(arm) − drop(" << base
-      << "), averaged over the shared seeds.\n";
+      << " on the perturbed set; the interval is of drop(arm) − drop(" << base << ") per example, averaged over the "
+      << "shared seeds: " << kIntervalMethods << "\n";
 }
 
 }  // namespace
@@ -152,7 +168,7 @@ void render_calibration(std::ostringstream& out, const json& c) {
   const json& o = c["options"];
   const std::string conf = format_fixed(100 * o["confidence"].get<double>(), 0) + "% CI";
   auto with_ci = [](const json& x) {
-    return format_fixed(x["value"].get<double>(), 4) + " [" + format_fixed(x["lo"].get<double>(), 4) + ", " +
+    return format_fixed(x.contains("value") ? x["value"].get<double>() : x["diff"].get<double>(), 4) + " [" + format_fixed(x["lo"].get<double>(), 4) + ", " +
            format_fixed(x["hi"].get<double>(), 4) + "]";
   };
   header(out, {"Arm", "Seed", "ECE (" + conf + ")", "Brier", "NLL"});
@@ -165,8 +181,17 @@ void render_calibration(std::ostringstream& out, const json& c) {
       row(out, {p["arm"], std::to_string(p["seed"].get<int64_t>()), with_ci(p["ece_diff"]), with_ci(p["brier_diff"]),
                 with_ci(p["nll_diff"])});
   }
+  const json& over = c["calibration"].value("over_seeds", json::array());
+  if (!over.empty()) {
+    out << "\nOver seeds (the verdict's interval):\n\n";
+    header(out, {"Arm vs " + c["baseline"].get<std::string>(), "Seeds", "ECE diff", "Brier diff", "NLL diff"});
+    for (const json& p : over)
+      row(out, {p["arm"], std::to_string(p["ece_diff"]["seeds"].get<int>()), with_ci(p["ece_diff"]), with_ci(p["brier_diff"]),
+                with_ci(p["nll_diff"])});
+  }
   out << "\nECE: 15 equal-width confidence bins, Σ (n_bin/n)·|accuracy − mean confidence|; Brier: mean (1 − p(true label))²; "
-      << "NLL: mean −ln p(true label); intervals from the paired bootstrap of the statistics above. Overfitted models are "
+      << "NLL: mean −ln p(true label); per-seed intervals from the paired bootstrap over that run's test examples; over seeds: "
+      << kIntervalMethods << " Overfitted models are "
       << "typically overconfident, so this tests the study's overfitting story directly.\n";
 }
 
@@ -184,11 +209,69 @@ void render_stability(std::ostringstream& out, const json& c) {
       << "most (least) the observed one.\n";
 }
 
+// acc(arm) − acc(baseline) over seeds: the intervals the accuracy verdicts use.
+void render_over_seeds(std::ostringstream& out, const json& c) {
+  if (!c.contains("accuracy_over_seeds") || c["accuracy_over_seeds"].empty()) return;
+  const json& o = c["options"];
+  out << "\nOver seeds (the verdicts' intervals):\n\n";
+  header(out, {"Arm vs " + c["baseline"].get<std::string>(), "Seeds", "Mean accuracy diff",
+               format_fixed(100 * o["confidence"].get<double>(), 0) + "% CI",
+               format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) + "% CI (TOST)", "Spread"});
+  for (const json& a : c["accuracy_over_seeds"])
+    row(out, {a["arm"], std::to_string(a["ci"]["seeds"].get<int>()), points(a["ci"]["diff"].get<double>()),
+              points_interval(a["ci"]), points_interval(a["equivalence"]), spread_cell(a["ci"])});
+  out << "\nIntervals: " << kIntervalMethods << "\n";
+}
+
+// "median (lowest–highest)" of a metric object over seeds; the value alone for one run.
+std::string median_cell(const json& metric, const Formatter& fmt) {
+  if (metric.is_null()) return kNone;
+  if (metric["n"].get<int>() == 1) return fmt(metric["mean"].get<double>());
+  return fmt(metric["median"].get<double>()) + " (" + fmt(metric["min"].get<double>()) + "–" + fmt(metric["max"].get<double>()) + ")";
+}
+
+// Peak memory and time per arm (medians and ranges), the tensor sizes behind memory, runs that shared
+// the machine.
+void render_resources(std::ostringstream& out, const json& c) {
+  const Formatter bytes = [](double v) { return format_bytes(v); };
+  const Formatter duration = [](double v) { return format_duration(v); };
+  const std::string base = c["baseline"];
+  out << "\n## Resources\n\n";
+  header(out, {"Arm", "Peak memory", "Memory reduction", "Training time", "Time reduction", "Checkpoint",
+               "Checkpoint reduction"});
+  bool shared = false, sizes = false;
+  for (const json& a : c["arms"]) {
+    const json& m = a["metrics"];
+    const bool is_base = a["arm"] == base;
+    const int concurrent = a.value("concurrent_runs", 1);
+    shared = shared || concurrent > 1;
+    sizes = sizes || (m.contains("parameter_bytes") && !m["parameter_bytes"].is_null());
+    const std::string mark = concurrent > 1 ? " †" : "";
+    row(out, {a["arm"].get<std::string>() + mark, median_cell(m["peak_memory_bytes"], bytes), reduction_cell(a, "peak_memory_bytes", is_base),
+              median_cell(m["train_runtime_s"], duration), reduction_cell(a, "train_runtime_s", is_base),
+              cell(m["checkpoint_bytes"], bytes), reduction_cell(a, "checkpoint_bytes", is_base)});
+  }
+  if (shared)
+    out << "\n† Trained while other runs shared the machine (finetune compare --parallel N: up to N at once); its times "
+        << "and memory are not those of a machine to itself.\n";
+  if (!sizes) return;
+  out << "\nWhat the method sets in memory, apart from activations (per run):\n\n";
+  header(out, {"Arm", "Weights", "Gradients", "AdamW state", "Sum", "Peak memory"});
+  for (const json& a : c["arms"]) {
+    const json& m = a["metrics"];
+    auto size = [&](const char* k) { return m.contains(k) && !m[k].is_null() ? m[k]["mean"].get<double>() : -1.0; };
+    const double w = size("parameter_bytes"), g = size("gradient_bytes"), s = size("optimizer_state_bytes");
+    if (w < 0 || g < 0 || s < 0) {
+      row(out, {a["arm"], kNone, kNone, kNone, kNone, median_cell(m["peak_memory_bytes"], bytes)});
+      continue;
+    }
+    row(out, {a["arm"], format_bytes(w), format_bytes(g), format_bytes(s), format_bytes(w + g + s), median_cell(m["peak_memory_bytes"], bytes)});
+  }
+}
+
 std::string render_markdown(const json& c) {
   const Formatter count = [](double v) { return format_count(std::llround(v)); };
   const Formatter pct = [](double v) { return format_percent(v, 2); };
-  const Formatter bytes = [](double v) { return format_bytes(v); };
-  const Formatter duration = [](double v) { return format_duration(v); };
   const Formatter fraction = [](double v) { return format_percent(100 * v, 2); };
   const Formatter loss = [](double v) { return format_fixed(v, 4); };
   const std::string base = c["baseline"];
@@ -209,16 +292,7 @@ std::string render_markdown(const json& c) {
               cell(m["trainable_percent"], pct), reduction_cell(a, "trainable_params", a["arm"] == base)});
   }
 
-  out << "\n## Resources\n\n";
-  header(out, {"Arm", "Peak memory", "Memory reduction", "Training time", "Time reduction", "Checkpoint",
-               "Checkpoint reduction"});
-  for (const json& a : c["arms"]) {
-    const json& m = a["metrics"];
-    const bool is_base = a["arm"] == base;
-    row(out, {a["arm"], cell(m["peak_memory_bytes"], bytes), reduction_cell(a, "peak_memory_bytes", is_base),
-              cell(m["train_runtime_s"], duration), reduction_cell(a, "train_runtime_s", is_base),
-              cell(m["checkpoint_bytes"], bytes), reduction_cell(a, "checkpoint_bytes", is_base)});
-  }
+  render_resources(out, c);
   std::set<std::string> sources;
   for (const json& a : c["arms"]) sources.insert(a["memory_source"].get<std::string>());
   out << "\nPeak memory is the";
@@ -229,7 +303,9 @@ std::string render_markdown(const json& c) {
       out << (a["arm"] == base ? " " : ", ") << memory_source_text(a["memory_source"]) << " for "
           << a["arm"].get<std::string>();
   }
-  out << ". A reduction shows — when the two arms ran on different devices or measured memory differently.\n";
+  out << ". Memory and time are medians over seeds with their range (lowest–highest run); reductions compare "
+      << "medians, and show — when the two arms ran on different devices, measured memory differently, or (time) "
+      << "ran with different numbers of runs sharing the machine.\n";
   std::set<std::string> machines;  // what every timing above ran on (finetune env tells the same)
   for (const json& r : c["runs"])
     if (!r.value("machine", std::string()).empty()) machines.insert(r["machine"].get<std::string>());
@@ -271,7 +347,9 @@ std::string render_markdown(const json& c) {
         << "two-sided binomial test on b and c. The interval is a paired bootstrap of acc(arm) − acc(baseline) with "
         << format_count(o["bootstrap_resamples"].get<int64_t>()) << " resamples (seed "
         << o["bootstrap_seed"].get<uint64_t>() << "); the TOST interval is the same bootstrap at "
-        << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "%.\n";
+        << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "%. These per-seed tests cover one training "
+        << "run's test examples.\n";
+    render_over_seeds(out, c);
   }
   if (c.contains("robustness")) render_robustness(out, c);
   if (c.contains("calibration")) render_calibration(out, c);
@@ -279,26 +357,34 @@ std::string render_markdown(const json& c) {
 
   out << "\n## Verdicts\n\n";
   if (c["verdicts"].empty()) out << "Only one arm: nothing to compare.\n";
+  bool one_run = false;
   for (const json& v : c["verdicts"]) {
-    const json& h = v["holds"];
-    const std::string word = h.is_null() ? "undecided" : h.get<bool>() ? "holds" : "does not hold";
+    one_run = one_run || v.value("covers", std::string()).rfind("test examples of one", 0) == 0;
     out << "- " << v["arm"].get<std::string>() << " vs " << v["baseline"].get<std::string>() << ", "
-        << v["claim"].get<std::string>() << ": **" << word << "** — " << v["evidence"].get<std::string>() << "\n";
+        << v["claim"].get<std::string>() << ": **" << v["status"].get<std::string>() << "** — "
+        << v["evidence"].get<std::string>() << "\n";
   }
-  out << "\nRules: parameters hold at a reduction of at least 99%. Accuracy is equal within noise when, for every "
-      << "seed both arms ran, McNemar p ≥ " << format_fixed(o["alpha"].get<double>(), 2)
-      << " and the bootstrap interval contains 0, and, with two or more seeds per arm, |mean difference| ≤ "
-      << "sqrt(std_arm² + std_baseline²). Accuracy is equivalent within ±" << format_points(o["equivalence_margin"].get<double>())
-      << " pp (TOST) when the " << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0)
-      << "% paired-bootstrap interval of the difference lies inside the margin (with several seeds, the interval of "
-      << "the mean over seeds). Memory, time and gap hold when the arm's mean is lower, by more than that "
-      << "combined std when both arms have two or more seeds.";
+  if (one_run)
+    out << "\nWith one training run per arm, the accuracy, robustness, calibration and gap verdicts cover the test "
+        << "examples of that run only: another seed trains another model, so they hold at most **for this one training "
+        << "run**. Run two or more seeds per arm (three or more for seed stability) for verdicts about the methods.\n";
+  out << "\nRules: parameters hold at a reduction of at least 99%. Every interval below is of a mean over the seeds both "
+      << "arms ran, paired by seed and example: " << kIntervalMethods << " Accuracy is equal within noise when the "
+      << format_fixed(100 * o["confidence"].get<double>(), 0) << "% interval of acc(arm) − acc(baseline) contains 0 (with "
+      << "one seed, also McNemar p ≥ " << format_fixed(o["alpha"].get<double>(), 2) << "). Accuracy is equivalent within ±"
+      << format_points(o["equivalence_margin"].get<double>()) << " pp (TOST) when the "
+      << format_fixed(100 * (1 - 2 * o["alpha"].get<double>()), 0) << "% interval lies inside the margin. A smaller "
+      << "generalization gap holds when the interval of gap(arm) − gap(baseline) lies below 0 (with one seed: when "
+      << "the arm's gap is lower), does not hold above 0. Memory and time hold when the arm's median is lower by more "
+      << "than " << format_percent(100 * o.value("resource_margin", 0.05), 0) << " of the baseline's and, with two or more "
+      << "runs per arm, every run of the arm is below every run of the baseline (the run-to-run spread); past the margin "
+      << "but overlapping they are undecided, within it they do not hold.";
   if (c.contains("robustness"))
     out << " Degrades less under a perturbation holds when the interval of drop(arm) − drop(baseline) lies entirely "
         << "below 0, does not hold when entirely above 0, and is undecided otherwise.";
   if (c.contains("calibration"))
-    out << " Better calibrated holds when, for every seed both arms ran, the interval of ECE(arm) − ECE(baseline) lies "
-        << "below 0, does not hold when every one lies above 0, and is undecided otherwise.";
+    out << " Better calibrated holds when the interval of ECE(arm) − ECE(baseline) lies below 0, does not hold when it "
+        << "lies above 0, and is undecided otherwise.";
   out << " More stable across seeds needs 3 or more seeds per arm and holds when the permutation test's p (less spread) "
       << "≤ " << format_fixed(o["alpha"].get<double>(), 2) << ", does not hold when p (more spread) is, and is undecided "
       << "otherwise.\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -77,34 +78,172 @@ std::vector<double> paired_differences(const std::vector<int64_t>& labels, const
   return std::vector<double>(outcomes.begin(), outcomes.end());
 }
 
-BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples, uint64_t seed, double confidence) {
-  if (values.empty()) throw Error("bootstrap: no examples");
-  if (resamples < 1) throw Error("bootstrap: resamples must be at least 1, got " + std::to_string(resamples));
+namespace {
+
+// Regularized incomplete beta I_x(a, b) by its continued fraction (modified Lentz), taken on the
+// side where it converges fast.
+double incomplete_beta(double x, double a, double b) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(1 - x, b, a);
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x)) / a;
+  const double tiny = 1e-300;
+  double f = 1, c = 1, d = 0;
+  for (int i = 0; i <= 400; ++i) {
+    const int m = i / 2;
+    double numerator;
+    if (i == 0) numerator = 1;
+    else if (i % 2 == 0) numerator = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+    else numerator = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+    d = 1 + numerator * d;
+    d = std::fabs(d) < tiny ? tiny : d;
+    d = 1 / d;
+    c = 1 + numerator / c;
+    c = std::fabs(c) < tiny ? tiny : c;
+    const double step = c * d;
+    f *= step;
+    if (std::fabs(1 - step) < 1e-15) break;
+  }
+  return front * (f - 1);
+}
+
+// P(T > t) for t >= 0.
+double student_t_upper(double t, double df) { return 0.5 * incomplete_beta(df / (df + t * t), df / 2, 0.5); }
+
+}  // namespace
+
+double student_t_quantile(double p, double df) {
+  if (!(p > 0 && p < 1)) throw Error("t quantile: p must be in (0, 1), got " + std::to_string(p));
+  if (!(df > 0)) throw Error("t quantile: degrees of freedom must be positive, got " + std::to_string(df));
+  if (p < 0.5) return -student_t_quantile(1 - p, df);
+  const double upper = 1 - p;
+  auto tail = [&](double t) { return df > 1e7 ? 0.5 * std::erfc(t / std::sqrt(2.0)) : student_t_upper(t, df); };
+  // The tail falls with t: bracket, then bisect to double precision.
+  double lo = 0, hi = 1;
+  while (tail(hi) > upper) hi *= 2;
+  for (int i = 0; i < 200 && hi - lo > 1e-15 * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (tail(mid) > upper ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+BootstrapCI RunsEstimate::interval(double confidence) const {
   if (!(confidence > 0 && confidence < 1))
     throw Error("bootstrap: confidence must be between 0 and 1, got " + std::to_string(confidence));
-
-  const size_t n = values.size();
-  auto mean_of = [n](double sum) { return sum / static_cast<double>(n); };
   BootstrapCI ci;
+  ci.diff = point;
   ci.resamples = resamples;
   ci.seed = seed;
   ci.confidence = confidence;
-  double total = 0;
-  for (double v : values) total += v;
-  ci.diff = mean_of(total);
-
-  std::mt19937_64 rng(seed);
-  std::vector<double> means(static_cast<size_t>(resamples));
-  for (double& mean : means) {
-    double sum = 0;
-    for (size_t j = 0; j < n; ++j) sum += values[uniform_below(rng, n)];
-    mean = mean_of(sum);
-  }
-  std::sort(means.begin(), means.end());
   const double tail = (1 - confidence) / 2;
-  ci.lo = quantile_sorted(means, tail);
-  ci.hi = quantile_sorted(means, 1 - tail);
+  if (seeds < 2) {
+    ci.lo = quantile_sorted(replicates, tail);
+    ci.hi = quantile_sorted(replicates, 1 - tail);
+  } else {
+    const double half = se > 0 ? student_t_quantile(1 - tail, df) * se : 0;
+    ci.lo = point - half;
+    ci.hi = point + half;
+  }
   return ci;
+}
+
+std::vector<RunsEstimate> two_level_bootstrap(const std::vector<size_t>& examples_per_seed, bool shared_examples,
+                                              size_t figures, const RunStatistic& statistic, int resamples, uint64_t seed) {
+  const size_t S = examples_per_seed.size();
+  if (S == 0) throw Error("bootstrap: no training runs");
+  if (resamples < 1) throw Error("bootstrap: resamples must be at least 1, got " + std::to_string(resamples));
+  for (size_t n : examples_per_seed) {
+    if (n == 0) throw Error("bootstrap: no examples");
+    if (shared_examples && n != examples_per_seed.front())
+      throw Error("bootstrap: runs that share their examples must have as many each");
+  }
+  std::vector<double> value(figures);
+  // Per figure: each run's value on all its examples, then the resampled means.
+  std::vector<std::vector<double>> per_run(figures, std::vector<double>(S));
+  for (size_t s = 0; s < S; ++s) {
+    statistic(s, nullptr, value.data());
+    for (size_t k = 0; k < figures; ++k) per_run[k][s] = value[k];
+  }
+  std::vector<std::vector<double>> draws(figures, std::vector<double>(static_cast<size_t>(resamples)));
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> sample, counts(S);
+  std::vector<double> sum(figures);
+  auto draw_examples = [&](size_t n) {
+    sample.resize(n);
+    for (size_t& i : sample) i = uniform_below(rng, n);
+  };
+  for (size_t b = 0; b < static_cast<size_t>(resamples); ++b) {
+    std::fill(counts.begin(), counts.end(), 0);
+    std::fill(sum.begin(), sum.end(), 0.0);
+    // One seed: nothing to draw at the upper level (and the same draws as a plain example bootstrap).
+    for (size_t k = 0; k < S; ++k) ++counts[S == 1 ? 0 : uniform_below(rng, S)];
+    if (shared_examples || S == 1) draw_examples(examples_per_seed.front());
+    for (size_t s = 0; s < S; ++s)
+      for (size_t c = 0; c < counts[s]; ++c) {
+        if (!shared_examples && S > 1) draw_examples(examples_per_seed[s]);
+        statistic(s, &sample, value.data());
+        // The same sample for a run drawn twice gives the same value: count it once, weighted.
+        const double weight = shared_examples || S == 1 ? static_cast<double>(counts[s]) : 1.0;
+        for (size_t f = 0; f < figures; ++f) sum[f] += weight * value[f];
+        if (shared_examples || S == 1) break;
+      }
+    for (size_t f = 0; f < figures; ++f) draws[f][b] = sum[f] / static_cast<double>(S);
+  }
+  size_t examples = 0;  // distinct examples, for the example part's degrees of freedom
+  for (size_t n : examples_per_seed) examples += n;
+  if (shared_examples) examples = examples_per_seed.front();
+  const bool within = *std::max_element(examples_per_seed.begin(), examples_per_seed.end()) > 1;
+  std::vector<RunsEstimate> out(figures);
+  for (size_t f = 0; f < figures; ++f) {
+    RunsEstimate& e = out[f];
+    e.seeds = static_cast<int>(S);
+    e.resamples = resamples;
+    e.seed = seed;
+    const MeanStd runs = mean_std(per_run[f]);
+    e.point = runs.mean;
+    std::vector<double>& d = draws[f];
+    if (S >= 2) {
+      const MeanStd spread = mean_std(d);
+      // Var(resampled means) = (S − 1)/S · s²/S from the seed draw plus the example part.
+      const double seed_unbiased = runs.std * runs.std / static_cast<double>(S);
+      const double seed_plugin = seed_unbiased * static_cast<double>(S - 1) / static_cast<double>(S);
+      // A run with one value (a per-run figure such as the gap) has nothing to resample within it.
+      const double example_part = within ? std::max(0.0, spread.std * spread.std - seed_plugin) : 0.0;
+      const double var = seed_unbiased + example_part;
+      e.se = std::sqrt(var);
+      e.se_seed = std::sqrt(seed_unbiased);
+      const double denom = seed_unbiased * seed_unbiased / static_cast<double>(S - 1) +
+                           example_part * example_part / static_cast<double>(std::max<size_t>(examples - 1, 1));
+      e.df = denom > 0 ? var * var / denom : std::numeric_limits<double>::infinity();
+    }
+    std::sort(d.begin(), d.end());
+    e.replicates = std::move(d);
+  }
+  return out;
+}
+
+RunsEstimate two_level_bootstrap_mean(const std::vector<std::vector<double>>& per_seed, bool shared_examples,
+                                      int resamples, uint64_t seed) {
+  std::vector<size_t> sizes;
+  for (const auto& v : per_seed) sizes.push_back(v.size());
+  const RunStatistic mean = [&](size_t s, const std::vector<size_t>* sample, double* out) {
+    const std::vector<double>& v = per_seed[s];
+    double total = 0;
+    if (sample)
+      for (size_t i : *sample) total += v[i];
+    else
+      for (double x : v) total += x;
+    *out = total / static_cast<double>(v.size());
+  };
+  return two_level_bootstrap(sizes, shared_examples, 1, mean, resamples, seed).front();
+}
+
+BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples, uint64_t seed, double confidence) {
+  if (values.empty()) throw Error("bootstrap: no examples");
+  if (!(confidence > 0 && confidence < 1))
+    throw Error("bootstrap: confidence must be between 0 and 1, got " + std::to_string(confidence));
+  return two_level_bootstrap_mean({values}, false, resamples, seed).interval(confidence);
 }
 
 BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, const std::vector<int64_t>& pred_a,
@@ -157,37 +296,22 @@ CalibrationBootstrap paired_calibration_bootstrap(const CalibrationInputs& a, co
   if (a.size() != b.size() || a.size() == 0)
     throw Error("calibration bootstrap: " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " examples");
   if (resamples < 1 || !(confidence > 0 && confidence < 1)) throw Error("calibration bootstrap: bad resamples or confidence");
+  // One run of each: the example bootstrap, per figure (ECE, Brier, NLL) a, b and a − b.
+  const RunStatistic figures = [&](size_t, const std::vector<size_t>* sample, double* out) {
+    const Calibration ca = calibration(a, sample), cb = calibration(b, sample);
+    const double fa[3] = {ca.ece, ca.brier, ca.nll}, fb[3] = {cb.ece, cb.brier, cb.nll};
+    for (size_t f = 0; f < 3; ++f) {
+      out[3 * f] = fa[f];
+      out[3 * f + 1] = fb[f];
+      out[3 * f + 2] = fa[f] - fb[f];
+    }
+  };
+  const std::vector<RunsEstimate> e = two_level_bootstrap({a.size()}, false, 9, figures, resamples, seed);
   CalibrationBootstrap r;
   r.a = calibration(a);
   r.b = calibration(b);
-  const size_t n = a.size();
-  std::mt19937_64 rng(seed);
-  std::vector<size_t> sample(n);
-  // Per figure (ECE, Brier, NLL): values of a, of b and of a − b over the resamples.
-  std::vector<std::vector<double>> draws(9, std::vector<double>(static_cast<size_t>(resamples)));
-  for (size_t k = 0; k < static_cast<size_t>(resamples); ++k) {
-    for (size_t& i : sample) i = uniform_below(rng, n);
-    const Calibration ca = calibration(a, &sample), cb = calibration(b, &sample);
-    const double fa[3] = {ca.ece, ca.brier, ca.nll}, fb[3] = {cb.ece, cb.brier, cb.nll};
-    for (size_t f = 0; f < 3; ++f) {
-      draws[3 * f][k] = fa[f];
-      draws[3 * f + 1][k] = fb[f];
-      draws[3 * f + 2][k] = fa[f] - fb[f];
-    }
-  }
-  const double point_a[3] = {r.a.ece, r.a.brier, r.a.nll}, point_b[3] = {r.b.ece, r.b.brier, r.b.nll};
   BootstrapCI* out[9] = {&r.ece_a, &r.ece_b, &r.ece_diff, &r.brier_a, &r.brier_b, &r.brier_diff, &r.nll_a, &r.nll_b, &r.nll_diff};
-  const double tail = (1 - confidence) / 2;
-  for (size_t d = 0; d < 9; ++d) {
-    std::sort(draws[d].begin(), draws[d].end());
-    const size_t f = d / 3;
-    out[d]->diff = d % 3 == 0 ? point_a[f] : d % 3 == 1 ? point_b[f] : point_a[f] - point_b[f];
-    out[d]->lo = quantile_sorted(draws[d], tail);
-    out[d]->hi = quantile_sorted(draws[d], 1 - tail);
-    out[d]->resamples = resamples;
-    out[d]->seed = seed;
-    out[d]->confidence = confidence;
-  }
+  for (size_t d = 0; d < 9; ++d) *out[d] = e[d].interval(confidence);
   return r;
 }
 

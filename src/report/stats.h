@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace ft::report {
@@ -47,6 +48,53 @@ BootstrapCI paired_bootstrap_accuracy_diff(const std::vector<int64_t>& labels, c
 // mean over seeds of paired_differences, or a difference of accuracy drops per example.
 BootstrapCI bootstrap_mean(const std::vector<double>& values, int resamples = 10000, uint64_t seed = 42,
                            double confidence = 0.95);
+
+// Student's t quantile: the t with P(T <= t) = p at `df` degrees of freedom (any real df > 0, as
+// Welch–Satterthwaite gives; the normal quantile beyond 1e7). Throws ft::Error for p outside (0, 1)
+// or df <= 0.
+double student_t_quantile(double p, double df);
+
+// --- Training runs as a source of variance (docs/statistics.md) ---
+//
+// A figure of one training run's test examples: writes `figures` values for seed index `seed`,
+// computed on the multiset `sample` of that run's example indices (nullptr: all of them). A paired
+// figure (arm − baseline) reads both arms' runs of that seed on the same sample.
+using RunStatistic = std::function<void(size_t seed, const std::vector<size_t>* sample, double* out)>;
+
+// The mean over S training runs (seeds) of a per-run figure, with a spread that covers both the
+// test sample and the training run (Bouthillier et al. 2021).
+struct RunsEstimate {
+  double point = 0;  // mean over seeds of the figure on all examples
+  int seeds = 0;
+  // S >= 2: standard error, its seed part (from the S per-run figures: S − 1 degrees of freedom)
+  // and its Welch–Satterthwaite degrees of freedom; 0 with one seed.
+  double se = 0, se_seed = 0, df = 0;
+  std::vector<double> replicates;  // the bootstrap's values, sorted
+  int resamples = 0;
+  uint64_t seed = 0;
+
+  bool covers_training_runs() const { return seeds >= 2; }
+  // S >= 2: point ± t(df)·se. One seed: the percentile interval of the example bootstrap, which
+  // covers the test sample only.
+  BootstrapCI interval(double confidence) const;
+};
+
+// Two-level bootstrap: each resample draws S seed indices with replacement, then examples with
+// replacement within them — one draw for every seed when all runs scored the same examples
+// (`shared_examples`; the test sample's noise is then common to the runs), else a draw within each
+// drawn run. Both arms of a paired figure see the same seed index and the same example draw. With
+// few seeds the resampled spread falls short ((S − 1)/S of the seed variance, normal rather than t
+// tails: three seeds' [min, max] covers 75%), so for S >= 2 the seed part of the variance is taken
+// at its unbiased value and the interval uses Student's t at the Welch–Satterthwaite degrees of
+// freedom of the seed part (S − 1) and the example part. One seed: no seed draw, the plain example
+// bootstrap. Deterministic by seed. Throws ft::Error on no seeds, a seed without examples, unequal
+// sizes under shared_examples, or resamples < 1.
+std::vector<RunsEstimate> two_level_bootstrap(const std::vector<size_t>& examples_per_seed, bool shared_examples,
+                                              size_t figures, const RunStatistic& statistic, int resamples = 10000,
+                                              uint64_t seed = 42);
+// The figure "mean of per-example values" (per_seed[s][i]: run s, example i).
+RunsEstimate two_level_bootstrap_mean(const std::vector<std::vector<double>>& per_seed, bool shared_examples,
+                                      int resamples = 10000, uint64_t seed = 42);
 
 // Two one-sided tests (TOST) for equivalence at level alpha, by the interval method: the
 // difference is equivalent within ±margin iff its (1 − 2·alpha) interval (90% for alpha 0.05)

@@ -32,7 +32,7 @@ const char* const kRunKeys[] = {"arm", "model_name_or_path", "random_init", "met
                                 "lora_dropout", "lora_target_modules", "tokenizer_name", "train_file", "eval_file",
                                 "text_column", "label_column", "id_column", "label_names", "data_format",
                                 "on_bad_row", "max_train_samples", "max_eval_samples", "adapter",
-                                "resume_from_checkpoint", "validation_split", "validation_file"};
+                                "resume_from_checkpoint", "validation_split", "validation_file", "concurrent_runs"};
 
 std::vector<std::string> split_commas(const nlohmann::json& v, const std::string& what) {
   if (v.is_array()) return json_get<std::vector<std::string>>(v, what);
@@ -41,6 +41,18 @@ std::vector<std::string> split_commas(const nlohmann::json& v, const std::string
   for (std::string item; std::getline(ss, item, ',');)
     if (!item.empty()) out.push_back(item);
   return out;
+}
+
+// What the weights, their gradients and AdamW's two moments (each the parameter's shape and type)
+// occupy: the part of training memory that the method sets, apart from activations.
+nlohmann::json tensor_bytes(model::TransformerImpl& model) {
+  int64_t weights = 0, trainable = 0;
+  for (const auto& p : model.parameters()) {
+    const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
+    weights += bytes;
+    if (p.requires_grad()) trainable += bytes;
+  }
+  return {{"parameter_bytes", weights}, {"gradient_bytes", trainable}, {"optimizer_state_bytes", 2 * trainable}};
 }
 
 Examples tokenize(const data::Dataset& ds, const text::Tokenizer& tok, int64_t max_length) {
@@ -179,6 +191,10 @@ RunSpec RunSpec::from_json(const nlohmann::json& j, const std::string& source) {
       s.data.skip_bad_rows = policy == "skip";
     } else if (k == "max_train_samples") s.max_train_samples = json_get<int64_t>(v, what);
     else if (k == "max_eval_samples") s.max_eval_samples = json_get<int64_t>(v, what);
+    else if (k == "concurrent_runs") {
+      s.concurrent_runs = json_get<int>(v, what);
+      if (s.concurrent_runs < 1) throw Error(source + ": concurrent_runs must be at least 1");
+    }
     else if (k == "resume_from_checkpoint") s.resume_from_checkpoint = v.is_boolean() ? (json_get<bool>(v, what) ? "latest" : "") : json_get<std::string>(v, what);
   }
   s.args.update_from_json(training, source);
@@ -210,6 +226,7 @@ nlohmann::json RunSpec::to_json() const {
   j["on_bad_row"] = data.skip_bad_rows ? "skip" : "error";
   j["max_train_samples"] = max_train_samples;
   j["max_eval_samples"] = max_eval_samples;
+  j["concurrent_runs"] = concurrent_runs;
   return j;
 }
 
@@ -313,6 +330,7 @@ struct Finished {
   const std::optional<EvalResult>& test_eval;
   const model::ParamCounts& counts;
   const nlohmann::json& ranks;
+  nlohmann::json tensor_bytes;  // of the weights, gradients and optimizer state
   int64_t peak_rss_bytes, checkpoint_bytes;
   std::string device, precision;
 };
@@ -342,10 +360,10 @@ nlohmann::json results_json(const Finished& f) {
                  {"examples", d.train_ex.size()}, {"stopped_early", out.stopped_early}}},
       // train's samples and samples/s are the ranks' sums; each rank's figures and memory are here.
       {"distributed", f.ranks},
-      {"memory", {{"peak_rss_bytes", f.peak_rss_bytes}, {"cuda_peak_allocated_bytes", cuda_peak_allocated_bytes()},
-                  {"cuda_peak_reserved_bytes", cuda_peak_reserved_bytes()}}},
+      {"memory", f.tensor_bytes},
       {"checkpoint", {{"path", spec.args.output_dir}, {"bytes", f.checkpoint_bytes}}},
-      {"environment", {{"device", f.device}, {"threads", num_threads()}, {"precision", f.precision},
+      {"environment", {{"device", f.device}, {"threads", num_threads()}, {"concurrent_runs", spec.concurrent_runs},
+                       {"precision", f.precision},
                        {"torch_version", torch_version()}, {"machine", machine}, {"machine_summary", machine_summary(machine)}}}};
   // Where every figure comes from: "eval" is always the test set; "validation" the selection set when there is one.
   const std::string selection_set = d.val_ds ? "validation" : d.test_ds ? "test" : "";
@@ -361,6 +379,9 @@ nlohmann::json results_json(const Finished& f) {
     results["generalization_gap"] = out.final_eval.loss - out.final_train_loss;
     results["generalization_gap_set"] = selection_set;
   }
+  results["memory"]["peak_rss_bytes"] = f.peak_rss_bytes;
+  results["memory"]["cuda_peak_allocated_bytes"] = cuda_peak_allocated_bytes();
+  results["memory"]["cuda_peak_reserved_bytes"] = cuda_peak_reserved_bytes();
   if (f.test_eval && d.val_ds) results["eval"] = {{"final", metrics_json(*f.test_eval)}, {"runtime_s", f.test_eval->runtime_s}};
   return results;
 }
@@ -453,7 +474,8 @@ nlohmann::json run_training(const RunSpec& spec) {
                                                out.allreduce_bytes_per_step, out.allreduce_seconds);
   if (!writer) return ranks;
 
-  const nlohmann::json results = results_json({spec, d, out, test_eval, counts, ranks, peak_rss, checkpoint_bytes, device, precision});
+  const nlohmann::json results = results_json({spec, d, out, test_eval, counts, ranks, tensor_bytes(*model), peak_rss,
+                                                 checkpoint_bytes, device, precision});
   if (test_eval) write_predictions(join_path(args.output_dir, "predictions.tsv"), d.test_ex, *test_eval, d.test_ds->label_names);
   write_json_atomic(join_path(args.output_dir, "run_config.json"), spec.to_json());
   // Written last: its presence marks a finished run.

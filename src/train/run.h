@@ -29,12 +29,15 @@ struct RunSpec {
   int64_t max_train_samples = -1, max_eval_samples = -1;
   // "" (a new run), "latest" (the newest complete checkpoint-STEP in output_dir) or a checkpoint folder.
   std::string resume_from_checkpoint;
+  // How many runs shared the machine with this one (finetune compare --parallel N sets N): recorded so
+  // that its times and memory are read as those of a shared machine.
+  int concurrent_runs = 1;
   TrainingArguments args;
 
   // Keys: every TrainingArguments key plus model_name_or_path, random_init, method, lora_r,
   // lora_alpha, lora_dropout, lora_target_modules, tokenizer_name, train_file, eval_file, validation_split, validation_file,
   // text_column, label_column, id_column, label_names, data_format, on_bad_row,
-  // max_train_samples, max_eval_samples, arm, resume_from_checkpoint (true or a folder). Unknown keys are an error naming `source`.
+  // max_train_samples, max_eval_samples, arm, resume_from_checkpoint (true or a folder), concurrent_runs. Unknown keys are an error naming `source`.
   static RunSpec from_json(const nlohmann::json& j, const std::string& source);
   nlohmann::json to_json() const;
 };
